@@ -1,0 +1,130 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Sessions;
+using ServerlessWs.Core.Telemetry;
+
+namespace ServerlessWs.App.Connections;
+
+/// <summary>
+/// One client's socket: a receive loop that parses and dispatches frames in arrival order (which is what keeps
+/// sends in order per sender-recipient pair), and a write loop that owns every send on the socket, fed by a
+/// bounded queue so that a client that stops reading can stall nobody but itself.
+/// </summary>
+[SuppressMessage("Reliability", "CA1001", Justification = "_closing has no timer or linked token to release; disposing it would race a late RequestClose from the bus.")]
+internal sealed partial class ClientConnection
+{
+    // How long a close handshake (or a blocked write) may take before the socket is aborted. Wall-clock on purpose:
+    // this bounds I/O, not protocol time.
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
+    private const int InitialReceiveBufferBytes = 4096;
+
+    private readonly WebSocket _socket;
+    private readonly ConnectionContext _context;
+    private readonly Channel<Outbound> _queue;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly BadFrameWindow _badFrames;
+    private FrameRateLimiter _rate;
+    private int _closeCode = -1;
+    private string _closeReason = string.Empty;
+    private int _peerCloseCode = -1;
+
+    // Written only by the write loop: the highest seq handed to the socket (delivery strictly by seq, no duplicates).
+    private long _lastSentSeq;
+
+    public ClientConnection(WebSocket socket, string clientId, long epoch, ConnectionContext context)
+    {
+        _socket = socket;
+        _context = context;
+        ClientId = clientId;
+        Epoch = epoch;
+        _queue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(context.Options.SendQueueLimit)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _badFrames = new BadFrameWindow(context.Time);
+        _rate = new FrameRateLimiter(context.Options.FramesPerSecond, context.Time.GetTimestamp());
+    }
+
+    public string ClientId { get; }
+
+    public long Epoch { get; }
+
+    /// <summary>The close code this connection ended with, as a metric tag: the code sent or received, or <c>aborted</c>.</summary>
+    public string EndReason => _closeCode >= 0 ? _closeCode.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        : _peerCloseCode >= 0 ? _peerCloseCode.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        : "aborted";
+
+    /// <summary>Hands a log entry to the write loop (the doorbell). A full queue means the client is not reading.</summary>
+    public void Deliver(LogEntry entry) => Enqueue(new Outbound(null, entry));
+
+    /// <summary>
+    /// Asks the connection to close with <paramref name="code"/>: the write loop stops taking queued frames and sends
+    /// the close frame; if that cannot happen within the close timeout the socket is aborted. The first request wins.
+    /// </summary>
+    public void RequestClose(int code, string reason)
+    {
+        if (Interlocked.CompareExchange(ref _closeCode, code, -1) != -1)
+        {
+            return;
+        }
+
+        _closeReason = reason;
+        _closing.Cancel();
+        _ = AbortIfStuckAsync();
+    }
+
+    /// <summary>Runs the connection until it is closed or broken: welcome, replay, then live traffic.</summary>
+    public async Task RunAsync(Welcome welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq)
+    {
+        _lastSentSeq = lastSentSeq;
+        var writer = WriteLoopAsync(welcome, replay);
+        try
+        {
+            await ReadLoopAsync();
+        }
+        finally
+        {
+            // Whatever ended the reads, the write loop must end too: with a close frame if the socket still allows one.
+            RequestClose(_peerCloseCode >= 0 ? _peerCloseCode : CloseCodes.Normal, string.Empty);
+            await writer;
+            if (_socket.State != WebSocketState.Closed)
+            {
+                _socket.Abort();
+            }
+
+        }
+    }
+
+    private void Enqueue(Outbound item)
+    {
+        if (!_queue.Writer.TryWrite(item) && _closeCode < 0)
+        {
+            ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "send backlog exceeded");
+            RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded");
+        }
+    }
+
+    private void EnqueueFrame(Action<IBufferWriter<byte>> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        write(buffer);
+        Enqueue(new Outbound(buffer.WrittenMemory, null));
+    }
+
+    private async Task AbortIfStuckAsync()
+    {
+        await Task.Delay(CloseTimeout);
+        if (_socket.State != WebSocketState.Closed)
+        {
+            _socket.Abort();
+        }
+    }
+
+    /// <summary>An item of the send queue: a ready frame, or a log entry to deliver in seq order.</summary>
+    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry);
+}

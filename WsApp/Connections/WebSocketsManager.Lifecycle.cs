@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using ServerlessWs.Core.Protocol;
+
+namespace ServerlessWs.App.Connections;
+
+/// <summary>Start (bus subscription) and graceful drain on shutdown.</summary>
+internal sealed partial class WebSocketsManager
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        _subscription = await _bus.SubscribeAsync(ServerId, this, cancellationToken);
+        ConnectionLog.Started(_logger, ServerId);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Runs before the server stops (so before Kestrel waits on open requests): new connects get 503 and open
+    /// sockets get 1001, spread over <c>Ws:DrainSeconds</c> so their reconnects do not land on the others at once.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        _draining = true;
+        var connections = _connections.Values.ToArray();
+        ConnectionLog.Draining(_logger, connections.Length, _options.DrainSeconds);
+        try
+        {
+            // Wall-clock spacing: draining is an operational delay, not protocol time.
+            var spacing = connections.Length == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(_options.DrainSeconds) / connections.Length;
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < connections.Length; i++)
+            {
+                var due = (spacing * i) - clock.Elapsed;
+                if (due > TimeSpan.FromMilliseconds(1))
+                {
+                    await Task.Delay(due, cancellationToken);
+                }
+
+                connections[i].RequestClose(CloseCodes.Draining, "server draining");
+            }
+
+            // Close handshakes (each bounded by the close timeout) finish before the server is told to stop.
+            while (!_connections.IsEmpty)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The host's shutdown timeout is up: what is still open is aborted when the server stops.
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        if (_subscription is not null)
+        {
+            await _subscription.DisposeAsync();
+        }
+    }
+}

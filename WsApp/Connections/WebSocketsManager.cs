@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Sessions;
+using ServerlessWs.Core.Telemetry;
+
+namespace ServerlessWs.App.Connections;
+
+/// <summary>
+/// Accepts WebSocket clients on <c>/ws</c>, keeps the local map of clientId → connection, and takes this node's
+/// commands from the bus (deliver, kick). Ownership itself lives in the <see cref="ISessionStore"/>; this map only
+/// says which sockets this node holds.
+/// </summary>
+internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleService, IDisposable
+{
+    private readonly ConcurrentDictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
+    private readonly ISessionStore _store;
+    private readonly INodeBus _bus;
+    private readonly WsOptions _options;
+    private readonly ConnectionContext _context;
+    private readonly ILogger<WebSocketsManager> _logger;
+    private readonly PartitionedRateLimiter<string>? _connectLimiter;
+    private IAsyncDisposable? _subscription;
+    private int _active;
+    private volatile bool _draining;
+
+    public WebSocketsManager(
+        ISessionStore store,
+        INodeBus bus,
+        MessageRouter router,
+        IOptions<WsOptions> options,
+        TimeProvider time,
+        ILogger<WebSocketsManager> logger)
+    {
+        _store = store;
+        _bus = bus;
+        _options = options.Value;
+        _logger = logger;
+        _context = new ConnectionContext(_options, store, router, time, logger);
+        if (_options.ConnectsPerSecondPerAddress > 0)
+        {
+            _connectLimiter = CreateConnectLimiter(_options.ConnectsPerSecondPerAddress);
+        }
+    }
+
+    public string ServerId => _options.ServerId;
+
+    /// <summary>Sockets this node holds now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    public bool IsDraining => _draining;
+
+    /// <summary>
+    /// Handles <c>GET /ws</c>. Every refusal is plain HTTP before the upgrade and changes no state, in the contract's
+    /// order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401 (token).
+    /// </summary>
+    public async Task HandleAsync(HttpContext http)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            await RefuseAsync(http, StatusCodes.Status400BadRequest, "A WebSocket upgrade request is required.");
+            return;
+        }
+
+        // Counted before any await so concurrent connects cannot overshoot Ws:MaxConnections.
+        var active = Interlocked.Increment(ref _active);
+        try
+        {
+            if (await TryRefuseAsync(http, active) is not { } request)
+            {
+                return;
+            }
+
+            await ConnectAsync(http, request);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    private async Task<ConnectRequest?> TryRefuseAsync(HttpContext http, int active)
+    {
+        if (_draining)
+        {
+            await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The server is draining; connect to another one.");
+            return null;
+        }
+
+        if (_options.MaxConnections > 0 && active > _options.MaxConnections)
+        {
+            await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The server is full.");
+            return null;
+        }
+
+        if (!IsOriginAllowed(http.Request.Headers.Origin))
+        {
+            await RefuseAsync(http, StatusCodes.Status403Forbidden, "This origin is not allowed.");
+            return null;
+        }
+
+        if (_connectLimiter is not null)
+        {
+            var address = http.Connection.RemoteIpAddress?.ToString() ?? string.Empty;
+            using var lease = _connectLimiter.AttemptAcquire(address);
+            if (!lease.IsAcquired)
+            {
+                await RefuseAsync(http, StatusCodes.Status429TooManyRequests, "Too many connects from this address.");
+                return null;
+            }
+        }
+
+        var request = ConnectRequest.TryParse(http.Request.Query, out var error);
+        if (request is null)
+        {
+            await RefuseAsync(http, StatusCodes.Status400BadRequest, error!);
+        }
+
+        return request;
+    }
+
+    private async Task ConnectAsync(HttpContext http, ConnectRequest request)
+    {
+        var clientId = request.ClientId ?? Identifiers.NewClientId();
+        var claim = await _store.ClaimAsync(clientId, request.ResumeToken, ServerId, http.RequestAborted);
+        if (claim.Status == ClaimStatus.Unauthorized)
+        {
+            await RefuseAsync(http, StatusCodes.Status401Unauthorized, "This clientId is in use; a valid resumeToken is required.");
+            return;
+        }
+
+        if (claim.PreviousServer is { } previous)
+        {
+            // The old socket, on whatever node, is closed with 4000; epochs below ours only.
+            ConnectionLog.TakenOver(_logger, clientId, previous);
+            WsMetrics.Takeovers.Add(1);
+            await _bus.KickAsync(previous, clientId, claim.Epoch - 1, CloseCodes.TakenOver, CancellationToken.None);
+        }
+
+        WebSocket socket;
+        try
+        {
+            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                // The framework's keep-alive: a ping every interval, and an abort when no pong comes back within the
+                // timeout. A silent client goes between one and two intervals after its last pong (PROTOCOL.md §5a).
+                KeepAliveInterval = TimeSpan.FromSeconds(_options.HeartbeatSeconds),
+                KeepAliveTimeout = TimeSpan.FromSeconds(_options.HeartbeatSeconds),
+            });
+        }
+        catch
+        {
+            await _store.ReleaseAsync(clientId, claim.Epoch, CancellationToken.None);
+            throw;
+        }
+
+        using (socket)
+        {
+            await RunConnectionAsync(socket, clientId, claim, request);
+        }
+    }
+
+    private async Task RunConnectionAsync(WebSocket socket, string clientId, ClaimResult claim, ConnectRequest request)
+    {
+        var connection = new ClientConnection(socket, clientId, claim.Epoch, _context);
+        Register(connection);
+        WsMetrics.Connections.Add(1);
+        try
+        {
+            // Registered before the log is read: an append after this point rings this connection, one before it
+            // is in the read. The overlap is dropped by seq in the write loop.
+            var resumed = claim.Status == ClaimStatus.Resumed;
+            var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
+            var log = await _store.ReadLogAsync(clientId, afterSeq, CancellationToken.None);
+            if (log.Epoch != claim.Epoch)
+            {
+                // Another claim won while this one was being set up and its kick found nothing here yet.
+                connection.RequestClose(CloseCodes.TakenOver, "taken over");
+            }
+
+            var replay = afterSeq > log.LastSeq ? [] : log.Entries;
+            var welcome = new Welcome(
+                clientId,
+                claim.ResumeToken,
+                ServerId,
+                _options.HeartbeatSeconds,
+                resumed,
+                replay.Count,
+                Recovered: !resumed || log.IsCompleteAfter(afterSeq));
+            WsMetrics.Connects.Add(1, new KeyValuePair<string, object?>("resumed", resumed));
+            ConnectionLog.Connected(_logger, clientId, ServerId, claim.Epoch, resumed, replay.Count);
+
+            // Everything up to the counter at read time is either replayed now, already seen, or lost for good.
+            await connection.RunAsync(welcome, replay, log.LastSeq);
+        }
+        finally
+        {
+            _connections.TryRemove(KeyValuePair.Create(clientId, connection));
+            WsMetrics.Connections.Add(-1);
+            WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
+            ConnectionLog.Disconnected(_logger, clientId, connection.EndReason);
+            // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
+            await _store.ReleaseAsync(clientId, claim.Epoch, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Puts the connection in the local map; of two sockets for one id, the newer epoch stays.</summary>
+    private void Register(ClientConnection connection)
+    {
+        var current = _connections.AddOrUpdate(
+            connection.ClientId,
+            connection,
+            (_, existing) => existing.Epoch < connection.Epoch ? connection : existing);
+        if (current != connection)
+        {
+            connection.RequestClose(CloseCodes.TakenOver, "taken over");
+        }
+    }
+
+    public void OnDeliver(string clientId, LogEntry entry)
+    {
+        if (_connections.TryGetValue(clientId, out var connection))
+        {
+            connection.Deliver(entry);
+        }
+    }
+
+    public void OnKick(string clientId, long maxEpoch, int closeCode)
+    {
+        if (_connections.TryGetValue(clientId, out var connection) && connection.Epoch <= maxEpoch)
+        {
+            connection.RequestClose(closeCode, closeCode == CloseCodes.TakenOver ? "taken over" : "closed by the server");
+        }
+    }
+
+    private bool IsOriginAllowed(string? origin) =>
+        string.IsNullOrEmpty(origin)
+        || _options.AllowedOrigins.Count == 0
+        || _options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase);
+
+    private Task RefuseAsync(HttpContext http, int statusCode, string reason)
+    {
+        ConnectionLog.Refused(_logger, statusCode, reason);
+        WsMetrics.Refusals.Add(1, new KeyValuePair<string, object?>("status", statusCode));
+        return TypedResults.Problem(statusCode: statusCode, title: reason).ExecuteAsync(http);
+    }
+
+    private static PartitionedRateLimiter<string> CreateConnectLimiter(int perSecond) =>
+        PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(
+            address,
+            _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perSecond,
+                TokensPerPeriod = perSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+
+    public void Dispose() => _connectLimiter?.Dispose();
+}

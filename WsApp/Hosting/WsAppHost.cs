@@ -1,0 +1,61 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using ServerlessWs.App.Connections;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Sessions;
+
+namespace ServerlessWs.App.Hosting;
+
+/// <summary>
+/// Builds the WsApp host. <c>Program.cs</c> and the tests use the same code, so a test node is the real service
+/// on real Kestrel, with only configuration (and, where time matters, the <see cref="TimeProvider"/>) changed.
+/// </summary>
+public static class WsAppHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        AddServices(builder);
+
+        var app = builder.Build();
+        app.UseWebSockets();
+        app.MapGet("/ws", (HttpContext http, WebSocketsManager manager) => manager.HandleAsync(http));
+        // Live: the process answers. Ready: it takes new sockets (not draining).
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        return app;
+    }
+
+    private static void AddServices(WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<WsOptions>()
+            .Bind(builder.Configuration.GetSection(WsOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.PostConfigure<WsOptions>(options =>
+        {
+            if (string.IsNullOrEmpty(options.ServerId))
+            {
+                options.ServerId = $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..6]}";
+            }
+        });
+
+        // Shutdown waits for the drain (Ws:DrainSeconds) plus the close handshakes it starts.
+        services.AddOptions<HostOptions>().Configure<IOptions<WsOptions>>((host, ws) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(ws.Value.DrainSeconds + 10));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<InMemorySessionStore>();
+        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
+        services.AddSingleton<INodeBus, InMemoryNodeBus>();
+        services.AddSingleton<MessageRouter>();
+        services.AddSingleton<WebSocketsManager>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebSocketsManager>());
+
+        services.AddHealthChecks().AddCheck<DrainingHealthCheck>("draining", tags: ["ready"]);
+    }
+}

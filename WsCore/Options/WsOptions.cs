@@ -1,0 +1,66 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ServerlessWs.Core.Options;
+
+/// <summary>
+/// The <c>Ws</c> configuration section (DESIGN.md "Configuration"). Every bound is checked at start-up and a bad
+/// value stops the host with a message that names the key.
+/// </summary>
+public sealed class WsOptions
+{
+    public const string SectionName = "Ws";
+
+    /// <summary>This node's id; empty means host name plus a short random suffix.</summary>
+    [RegularExpression("^[A-Za-z0-9._:-]{0,128}$", ErrorMessage = "Ws:ServerId must be at most 128 characters of [A-Za-z0-9._:-].")]
+    public string ServerId { get; set; } = string.Empty;
+
+    /// <summary>Protocol ping interval in seconds; a client silent for a whole interval after a ping is dropped.</summary>
+    [Range(1, 3600, ErrorMessage = "Ws:HeartbeatSeconds must be between 1 and 3600.")]
+    public int HeartbeatSeconds { get; set; } = 30;
+
+    /// <summary>Server lease TTL in seconds (renewed every third of it).</summary>
+    [Range(3, 3600, ErrorMessage = "Ws:LeaseSeconds must be between 3 and 3600.")]
+    public int LeaseSeconds { get; set; } = 15;
+
+    /// <summary>How long, in seconds, a disconnected client id stays resumable.</summary>
+    [Range(1, 86400, ErrorMessage = "Ws:SessionTtlSeconds must be between 1 and 86400.")]
+    public int SessionTtlSeconds { get; set; } = 120;
+
+    /// <summary>Per-client log length (messages kept for replay).</summary>
+    [Range(1, 100_000, ErrorMessage = "Ws:LogMaxMessages must be between 1 and 100000.")]
+    public int LogMaxMessages { get; set; } = 100;
+
+    /// <summary>Per-client log age in seconds: older messages are not replayed.</summary>
+    [Range(1, 86400, ErrorMessage = "Ws:LogMaxAgeSeconds must be between 1 and 86400.")]
+    public int LogMaxAgeSeconds { get; set; } = 120;
+
+    /// <summary>Largest accepted message in bytes of UTF-8 (fragments reassembled); larger ones close with 1009.</summary>
+    [Range(256, 16 * 1024 * 1024, ErrorMessage = "Ws:MaxMessageBytes must be between 256 and 16777216.")]
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Open connections allowed on this node; 0 means no limit. Above it, connects get 503.</summary>
+    [Range(0, int.MaxValue, ErrorMessage = "Ws:MaxConnections must be 0 (no limit) or more.")]
+    public int MaxConnections { get; set; }
+
+    /// <summary>Origins allowed to connect; empty allows any. A request without <c>Origin</c> is always allowed.</summary>
+    public IList<string> AllowedOrigins { get; } = [];
+
+    /// <summary>Seconds over which open sockets are closed with 1001 on shutdown.</summary>
+    [Range(0, 3600, ErrorMessage = "Ws:DrainSeconds must be between 0 and 3600.")]
+    public int DrainSeconds { get; set; } = 20;
+
+    /// <summary>Frames per second one connection may send (burst twice that); extra frames get rate-limited.</summary>
+    [Range(1, 1_000_000, ErrorMessage = "Ws:FramesPerSecond must be between 1 and 1000000.")]
+    public int FramesPerSecond { get; set; } = 200;
+
+    /// <summary>Connects per second from one remote address; 0 means no limit. Above it, connects get 429.</summary>
+    [Range(0, 1_000_000, ErrorMessage = "Ws:ConnectsPerSecondPerAddress must be 0 (no limit) or more.")]
+    public int ConnectsPerSecondPerAddress { get; set; }
+
+    /// <summary>
+    /// Frames waiting to be written to one client. A client that lets more pile up is not reading: it is closed with
+    /// 1008 (its messages stay in the log for a resume), so it can neither stall others nor grow memory.
+    /// </summary>
+    [Range(1, 1_000_000, ErrorMessage = "Ws:SendQueueLimit must be between 1 and 1000000.")]
+    public int SendQueueLimit { get; set; } = 1024;
+}

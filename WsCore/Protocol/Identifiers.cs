@@ -1,0 +1,34 @@
+namespace ServerlessWs.Core.Protocol;
+
+/// <summary>
+/// Rules for client ids and group names (PROTOCOL.md §1, §5a): 1-128 characters of <c>[A-Za-z0-9._:-]</c>.
+/// The same rule guards Redis keys, so an id can never smuggle a key separator or a hash tag brace.
+/// </summary>
+public static class Identifiers
+{
+    public const int MaxLength = 128;
+
+    public static bool IsValid(ReadOnlySpan<char> value)
+    {
+        if (value.IsEmpty || value.Length > MaxLength)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (!IsAllowed(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A generated client id: a lowercase UUID in 8-4-4-4-12 form.</summary>
+    public static string NewClientId() => Guid.NewGuid().ToString("D");
+
+    private static bool IsAllowed(char c) =>
+        char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-';
+}

@@ -1,0 +1,66 @@
+namespace ServerlessWs.Core.Sessions;
+
+/// <summary>One message in a client's log: what the owner delivers and what a resume replays.</summary>
+/// <param name="Seq">Per-recipient sequence number, gapless from 1.</param>
+/// <param name="From">Sender client id, or <c>admin</c>.</param>
+/// <param name="Group">The group for group sends, else null.</param>
+/// <param name="Data">The raw UTF-8 JSON of <c>data</c>.</param>
+/// <param name="AppendedAtMs">Unix milliseconds when it was appended (the log's age bound, delivery latency).</param>
+public sealed record LogEntry(long Seq, string From, string? Group, ReadOnlyMemory<byte> Data, long AppendedAtMs);
+
+/// <summary>A message to append to a recipient's log; the store assigns <see cref="LogEntry.Seq"/>.</summary>
+public readonly record struct OutboundMessage(string From, string? Group, ReadOnlyMemory<byte> Data);
+
+public enum ClaimStatus
+{
+    /// <summary>A new session: the id was unknown (never seen, or expired).</summary>
+    Created,
+
+    /// <summary>A known id taken back with its valid resume token.</summary>
+    Resumed,
+
+    /// <summary>A known id without its valid resume token: refused, nothing changed.</summary>
+    Unauthorized,
+}
+
+/// <summary>The outcome of a claim.</summary>
+/// <param name="Epoch">The fencing token of this claim; grows on every claim.</param>
+/// <param name="ResumeToken">The session's token in clear (a new one for a created session, the presented one on a resume).</param>
+/// <param name="LastSeq">The session's seq counter when claimed.</param>
+/// <param name="PreviousServer">The server that held a live socket for this id before this claim, if any: it must close it with 4000.</param>
+public sealed record ClaimResult(ClaimStatus Status, long Epoch, string ResumeToken, long LastSeq, string? PreviousServer)
+{
+    public static ClaimResult Unauthorized { get; } = new(ClaimStatus.Unauthorized, 0, string.Empty, 0, null);
+}
+
+public enum RecipientState
+{
+    /// <summary>Never seen, or its session expired: nothing was appended.</summary>
+    Unknown,
+
+    /// <summary>Known and connected to <see cref="AppendResult.OwnerServer"/>.</summary>
+    Connected,
+
+    /// <summary>Known but not connected: appended for replay.</summary>
+    Disconnected,
+}
+
+/// <summary>The outcome of appending to a recipient's log.</summary>
+public readonly record struct AppendResult(RecipientState State, LogEntry? Entry, string? OwnerServer, long OwnerEpoch);
+
+/// <summary>What a log read returned.</summary>
+/// <param name="Entries">Entries with seq above the asked one, in seq order (only what the log still holds).</param>
+/// <param name="LastSeq">The session's seq counter at the time of the read.</param>
+/// <param name="Epoch">The session's current epoch (0 when unknown): a claim that sees a newer one has been superseded.</param>
+public sealed record LogRead(IReadOnlyList<LogEntry> Entries, long LastSeq, long Epoch)
+{
+    /// <summary>
+    /// True when every message after <paramref name="afterSeq"/> is in <see cref="Entries"/> (PROTOCOL.md §5a):
+    /// nothing aged out, and the client has not seen more than the store knows (which means the log was lost).
+    /// </summary>
+    public bool IsCompleteAfter(long afterSeq) =>
+        afterSeq <= LastSeq && (afterSeq == LastSeq || (Entries.Count > 0 && Entries[0].Seq == afterSeq + 1));
+}
+
+/// <summary>A session as the admin API shows it.</summary>
+public sealed record SessionInfo(string ClientId, string? Server, long Epoch, DateTimeOffset ConnectedAt, long LastSeq);

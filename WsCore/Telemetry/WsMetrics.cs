@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace ServerlessWs.Core.Telemetry;
+
+/// <summary>
+/// The one <see cref="Meter"/> and <see cref="ActivitySource"/> of ServerlessWs. Instrument names here are the only
+/// source of the names the dashboard queries.
+/// </summary>
+public static class WsMetrics
+{
+    public const string Name = "ServerlessWs";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    public static readonly Meter Meter = new(Name);
+
+    /// <summary>Open WebSocket connections on this node (tag <c>server</c>).</summary>
+    public static readonly UpDownCounter<long> Connections =
+        Meter.CreateUpDownCounter<long>("ws.connections", "{connection}", "Open WebSocket connections");
+
+    /// <summary>Accepted connects (tag <c>resumed</c>).</summary>
+    public static readonly Counter<long> Connects =
+        Meter.CreateCounter<long>("ws.connects", "{connection}", "Accepted WebSocket connects");
+
+    /// <summary>Connects refused before the upgrade (tag <c>status</c>: the HTTP status).</summary>
+    public static readonly Counter<long> Refusals =
+        Meter.CreateCounter<long>("ws.refusals", "{connection}", "Connects refused before the upgrade");
+
+    /// <summary>Ended connections (tag <c>close_code</c>, or <c>aborted</c>).</summary>
+    public static readonly Counter<long> Disconnects =
+        Meter.CreateCounter<long>("ws.disconnects", "{connection}", "Ended WebSocket connections by close code");
+
+    /// <summary>Connections dropped for not answering pings.</summary>
+    public static readonly Counter<long> HeartbeatTerminations =
+        Meter.CreateCounter<long>("ws.heartbeat.terminations", "{connection}", "Connections dropped by the heartbeat");
+
+    /// <summary>Claims that took a live id from another socket.</summary>
+    public static readonly Counter<long> Takeovers =
+        Meter.CreateCounter<long>("ws.takeovers", "{connection}", "Takeovers of a live client id");
+
+    /// <summary>Messages routed (tag <c>outcome</c>: delivered, queued, unknown).</summary>
+    public static readonly Counter<long> MessagesRouted =
+        Meter.CreateCounter<long>("ws.messages.routed", "{message}", "Messages routed by outcome");
+
+    /// <summary>Time from the log append to the socket write.</summary>
+    public static readonly Histogram<double> DeliveryLatency =
+        Meter.CreateHistogram<double>("ws.delivery.latency", "ms", "Log append to socket write");
+
+    /// <summary>Messages replayed to resuming clients.</summary>
+    public static readonly Counter<long> Replayed =
+        Meter.CreateCounter<long>("ws.messages.replayed", "{message}", "Messages replayed on resume");
+}

@@ -1,0 +1,55 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ServerlessWs.App.Hosting;
+
+namespace ServerlessWs.App.Tests.Infrastructure;
+
+/// <summary>A real WsApp node: the production host on real Kestrel at 127.0.0.1 on a free port.</summary>
+public sealed class WsNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private WsNode(WebApplication app, Uri baseUri)
+    {
+        _app = app;
+        BaseUri = baseUri;
+    }
+
+    public Uri BaseUri { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public Uri WsUri(string query = "") =>
+        new($"ws://{BaseUri.Authority}/ws{(query.Length > 0 ? "?" + query : string.Empty)}");
+
+    public static async Task<WsNode> StartAsync(IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    {
+        var app = WsAppHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        return new WsNode(app, new Uri(address));
+    }
+
+    /// <summary>Stops the host the way the platform does (drain, then server stop).</summary>
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _app.StopAsync(timeout.Token);
+        await _app.DisposeAsync();
+    }
+}
