@@ -12,7 +12,7 @@ internal sealed partial class ClientConnection
     {
         try
         {
-            while (_socket.State == WebSocketState.Open)
+            while (_socket.State == WebSocketState.Open && _closeCode < 0)
             {
                 // Zero-byte read: an idle connection holds no receive buffer, only the socket.
                 var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
@@ -22,11 +22,17 @@ internal sealed partial class ClientConnection
                     return;
                 }
 
-                if (!await ReceiveMessageAsync())
+                // An empty text message is consumed whole by the peek.
+                var handled = peek is { MessageType: WebSocketMessageType.Text, EndOfMessage: true }
+                    ? await HandleMessageAsync(ReadOnlyMemory<byte>.Empty)
+                    : await ReceiveMessageAsync();
+                if (!handled)
                 {
-                    return;
+                    break;
                 }
             }
+
+            await AwaitPeerCloseAsync();
         }
         catch (OperationCanceledException) when (_closeCode < 0)
         {
@@ -41,6 +47,35 @@ internal sealed partial class ClientConnection
             {
                 ConnectionLog.ConnectionError(_context.Logger, ClientId, e);
             }
+        }
+    }
+
+    /// <summary>
+    /// After this side asked to close, reads and discards until the peer's close frame, so the close handshake
+    /// completes and the peer sees our close code rather than a reset. The abort timer bounds the wait.
+    /// </summary>
+    private async Task AwaitPeerCloseAsync()
+    {
+        if (_closeCode < 0 || _socket.State is not (WebSocketState.Open or WebSocketState.CloseSent))
+        {
+            return;
+        }
+
+        var scratch = ArrayPool<byte>.Shared.Rent(InitialReceiveBufferBytes);
+        try
+        {
+            while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await _socket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 
@@ -95,16 +130,25 @@ internal sealed partial class ClientConnection
 
     private async Task<bool> HandleMessageAsync(ReadOnlyMemory<byte> message)
     {
+        if (_closeCode >= 0)
+        {
+            // Closing: frames that arrive before the peer's close reply are not acted on.
+            return false;
+        }
+
         var parsed = ClientFrameParser.Parse(message);
         if (!_rate.TryTake(_context.Time))
         {
-            SendError(ErrorCodes.RateLimited, "Too many frames; this one was dropped.", parsed.Id.Span);
-            return true;
+            return await SendErrorAsync(ErrorCodes.RateLimited, "Too many frames; this one was dropped.", parsed.Id);
         }
 
         if (parsed.Frame is not { } frame)
         {
-            SendError(parsed.ErrorCode!, parsed.ErrorMessage!, parsed.Id.Span);
+            if (!await SendErrorAsync(parsed.ErrorCode!, parsed.ErrorMessage!, parsed.Id))
+            {
+                return false;
+            }
+
             if (_badFrames.RecordAndCheckExceeded())
             {
                 ClosePolicy(CloseCodes.PolicyViolation, "too many bad frames");
@@ -114,54 +158,42 @@ internal sealed partial class ClientConnection
             return true;
         }
 
-        // Copied out of the pooled receive buffer: the router keeps the data in the log.
+        // Copied out of the pooled receive buffer: replies are written after it is returned.
         var id = frame.Id.ToArray();
         try
         {
             switch (frame.Type)
             {
                 case ClientFrameType.Ping:
-                    EnqueueFrame(output => ServerFrames.WritePong(output, id));
-                    break;
+                    return await ReplyAsync(id, static (output, id) => ServerFrames.WritePong(output, id));
                 case ClientFrameType.Send:
                     var outcome = frame.To is not null
                         ? await _context.Router.SendAsync(ClientId, frame.To, frame.Data.ToArray(), CancellationToken.None)
                         : await _context.Router.SendToGroupAsync(ClientId, frame.Group!, frame.Data.ToArray(), CancellationToken.None);
-                    SendAck(id, outcome.ToAckStatus());
-                    break;
+                    return await AckAsync(id, outcome.ToAckStatus());
                 case ClientFrameType.Join:
                     await _context.Store.JoinAsync(ClientId, frame.Group!, CancellationToken.None);
-                    SendAck(id, AckStatus.Ok);
-                    break;
-                case ClientFrameType.Leave:
+                    return await AckAsync(id, AckStatus.Ok);
+                default:
                     await _context.Store.LeaveAsync(ClientId, frame.Group!, CancellationToken.None);
-                    SendAck(id, AckStatus.Ok);
-                    break;
+                    return await AckAsync(id, AckStatus.Ok);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The store is unreachable: the socket stays open and the client is told to retry (DESIGN.md invariant 4).
             ConnectionLog.StoreFailed(_context.Logger, ClientId, e);
-            SendError(ErrorCodes.Unavailable, "The coordination store cannot be reached; retry later.", id);
-        }
-
-        return true;
-    }
-
-    private void SendAck(byte[] id, string status)
-    {
-        if (id.Length > 0)
-        {
-            EnqueueFrame(output => ServerFrames.WriteAck(output, id, status));
+            return await SendErrorAsync(ErrorCodes.Unavailable, "The coordination store cannot be reached; retry later.", id);
         }
     }
 
-    private void SendError(string code, string message, ReadOnlySpan<byte> id)
-    {
-        var idCopy = id.ToArray();
-        EnqueueFrame(output => ServerFrames.WriteError(output, code, message, idCopy));
-    }
+    private ValueTask<bool> AckAsync(byte[] id, string status) =>
+        id.Length == 0
+            ? ValueTask.FromResult(true)
+            : ReplyAsync((id, status), static (output, state) => ServerFrames.WriteAck(output, state.id, state.status));
+
+    private ValueTask<bool> SendErrorAsync(string code, string message, ReadOnlyMemory<byte> id) =>
+        ReplyAsync((code, message, id: id.ToArray()), static (output, state) => ServerFrames.WriteError(output, state.code, state.message, state.id));
 
     private void ClosePolicy(int code, string reason)
     {

@@ -27,10 +27,6 @@ internal sealed partial class ClientConnection
             WsMetrics.Replayed.Add(replay.Count);
             await DrainQueueAsync();
         }
-        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
-        {
-            // A close was requested: queued frames are dropped (the log still holds every message for a resume).
-        }
         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
         {
             // The socket broke under a send; the receive loop sees the same and ends the connection.
@@ -40,14 +36,15 @@ internal sealed partial class ClientConnection
         await SendCloseAsync();
     }
 
+    /// <summary>Sends queued items until the queue is completed (a close was requested) and empty.</summary>
     private async Task DrainQueueAsync()
     {
         var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync(_closing.Token))
+        while (await reader.WaitToReadAsync() && !_dropQueued)
         {
             // A fresh buffer per burst: an idle connection keeps none.
             var buffer = new ArrayBufferWriter<byte>(512);
-            while (!_closing.IsCancellationRequested && reader.TryRead(out var item))
+            while (!_dropQueued && reader.TryRead(out var item))
             {
                 if (item.Entry is { } entry)
                 {

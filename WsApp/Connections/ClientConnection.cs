@@ -31,6 +31,7 @@ internal sealed partial class ClientConnection
     private int _closeCode = -1;
     private string _closeReason = string.Empty;
     private int _peerCloseCode = -1;
+    private volatile bool _dropQueued;
 
     // Written only by the write loop: the highest seq handed to the socket (delivery strictly by seq, no duplicates).
     private long _lastSentSeq;
@@ -59,14 +60,25 @@ internal sealed partial class ClientConnection
         : _peerCloseCode >= 0 ? _peerCloseCode.ToString(System.Globalization.CultureInfo.InvariantCulture)
         : "aborted";
 
-    /// <summary>Hands a log entry to the write loop (the doorbell). A full queue means the client is not reading.</summary>
-    public void Deliver(LogEntry entry) => Enqueue(new Outbound(null, entry));
+    /// <summary>
+    /// Hands a log entry to the write loop (the doorbell). It never waits: a full queue means the client is not
+    /// reading, and it is closed rather than allowed to hold up the sender or grow memory.
+    /// </summary>
+    public void Deliver(LogEntry entry)
+    {
+        if (!_queue.Writer.TryWrite(new Outbound(default, entry)) && _closeCode < 0)
+        {
+            ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "send backlog exceeded");
+            RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
+        }
+    }
 
     /// <summary>
-    /// Asks the connection to close with <paramref name="code"/>: the write loop stops taking queued frames and sends
-    /// the close frame; if that cannot happen within the close timeout the socket is aborted. The first request wins.
+    /// Asks the connection to close with <paramref name="code"/>: frames already queued are sent first (so the frame
+    /// that caused a policy close still gets its error), unless <paramref name="dropQueued"/>; then the close frame.
+    /// If that cannot finish within the close timeout the socket is aborted. The first request wins.
     /// </summary>
-    public void RequestClose(int code, string reason)
+    public void RequestClose(int code, string reason, bool dropQueued = false)
     {
         if (Interlocked.CompareExchange(ref _closeCode, code, -1) != -1)
         {
@@ -74,6 +86,9 @@ internal sealed partial class ClientConnection
         }
 
         _closeReason = reason;
+        _dropQueued = dropQueued;
+        _queue.Writer.TryComplete();
+        // Wakes a receive loop that waits for queue space.
         _closing.Cancel();
         _ = AbortIfStuckAsync();
     }
@@ -100,20 +115,23 @@ internal sealed partial class ClientConnection
         }
     }
 
-    private void Enqueue(Outbound item)
-    {
-        if (!_queue.Writer.TryWrite(item) && _closeCode < 0)
-        {
-            ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "send backlog exceeded");
-            RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded");
-        }
-    }
-
-    private void EnqueueFrame(Action<IBufferWriter<byte>> write)
+    /// <summary>
+    /// Queues a reply to the client's own frame. It waits for space: a client that floods without reading is slowed
+    /// down by its own backlog (TCP pushes back on it), not closed. False once the connection is closing.
+    /// </summary>
+    private async ValueTask<bool> ReplyAsync<TState>(TState state, Action<IBufferWriter<byte>, TState> write)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        write(buffer);
-        Enqueue(new Outbound(buffer.WrittenMemory, null));
+        write(buffer, state);
+        try
+        {
+            await _queue.Writer.WriteAsync(new Outbound(buffer.WrittenMemory, null), _closing.Token);
+            return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            return false;
+        }
     }
 
     private async Task AbortIfStuckAsync()

@@ -116,6 +116,11 @@ public sealed class TestClient : IAsyncDisposable
         {
             await Socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
         }
+        else if (Socket.State == WebSocketState.CloseReceived)
+        {
+            // Completes a close the server started.
+            await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+        }
     }
 
     public async ValueTask DisposeAsync()
