@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Net.WebSockets;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
-using ServerlessWs.Core.Telemetry;
 
 namespace ServerlessWs.App.Connections;
 
@@ -33,13 +32,6 @@ internal sealed partial class ClientConnection
             }
 
             await AwaitPeerCloseAsync();
-        }
-        catch (OperationCanceledException) when (_closeCode < 0)
-        {
-            // Receives run without a token and this class aborts only after a close request, so an abort out of the
-            // blue is the framework's keep-alive: no pong within Ws:HeartbeatSeconds after a ping.
-            ConnectionLog.HeartbeatTimeout(_context.Logger, ClientId);
-            WsMetrics.HeartbeatTerminations.Add(1);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Sessions;
 using ServerlessWs.Core.Telemetry;
@@ -23,6 +24,7 @@ internal sealed partial class ClientConnection
     private const int InitialReceiveBufferBytes = 4096;
 
     private readonly WebSocket _socket;
+    private readonly HeartbeatStream _heartbeat;
     private readonly ConnectionContext _context;
     private readonly Channel<Outbound> _queue;
     private readonly CancellationTokenSource _closing = new();
@@ -36,9 +38,14 @@ internal sealed partial class ClientConnection
     // Written only by the write loop: the highest seq handed to the socket (delivery strictly by seq, no duplicates).
     private long _lastSentSeq;
 
-    public ClientConnection(WebSocket socket, string clientId, long epoch, ConnectionContext context)
+    // Written only by the heartbeat sweep, one tick at a time.
+    private bool _pingOutstanding;
+    private int _pongsAtPing;
+
+    public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, ConnectionContext context)
     {
         _socket = socket;
+        _heartbeat = heartbeat;
         _context = context;
         ClientId = clientId;
         Epoch = epoch;
@@ -93,6 +100,27 @@ internal sealed partial class ClientConnection
         _ = AbortIfStuckAsync();
     }
 
+    /// <summary>
+    /// One heartbeat tick: false when the ping sent at the previous tick got no pong (the client is to be dropped);
+    /// otherwise a new ping goes out. A client that never answered is so timed from its connect (PROTOCOL.md §5a).
+    /// </summary>
+    public bool Heartbeat()
+    {
+        var pongs = _heartbeat.PongCount;
+        if (_pingOutstanding && pongs == _pongsAtPing)
+        {
+            return false;
+        }
+
+        _pingOutstanding = true;
+        _pongsAtPing = pongs;
+        _ = PingAsync();
+        return true;
+    }
+
+    /// <summary>Whether a ping is out with no pong since (for tests that step the clock).</summary>
+    internal bool IsAwaitingPong => _pingOutstanding && _heartbeat.PongCount == _pongsAtPing;
+
     /// <summary>Runs the connection until it is closed or broken: welcome, replay, then live traffic.</summary>
     public async Task RunAsync(Welcome welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq)
     {
@@ -131,6 +159,18 @@ internal sealed partial class ClientConnection
         catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
         {
             return false;
+        }
+    }
+
+    private async Task PingAsync()
+    {
+        try
+        {
+            await _heartbeat.SendPingAsync();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // A ping that cannot be written is a ping that gets no pong: the next tick drops the client.
         }
     }
 

@@ -1,16 +1,40 @@
 using System.Diagnostics;
 using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Telemetry;
 
 namespace ServerlessWs.App.Connections;
 
-/// <summary>Start (bus subscription) and graceful drain on shutdown.</summary>
+/// <summary>Start (bus subscription, heartbeat), the heartbeat sweep, and graceful drain on shutdown.</summary>
 internal sealed partial class WebSocketsManager
 {
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         _subscription = await _bus.SubscribeAsync(ServerId, this, cancellationToken);
+        var interval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
+        _heartbeatTimer = _context.Time.CreateTimer(_ => SweepHeartbeats(), null, interval, interval);
         ConnectionLog.Started(_logger, ServerId);
     }
+
+    /// <summary>
+    /// One timer for every socket of the node (not one per socket): each tick drops the clients whose previous ping
+    /// got no pong and pings the others.
+    /// </summary>
+    private void SweepHeartbeats()
+    {
+        foreach (var (_, connection) in _connections)
+        {
+            if (!connection.Heartbeat())
+            {
+                ConnectionLog.HeartbeatTimeout(_logger, connection.ClientId);
+                WsMetrics.HeartbeatTerminations.Add(1);
+                connection.RequestClose(CloseCodes.HeartbeatTimeout, "heartbeat timeout", dropQueued: true);
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="clientId"/>'s socket here has a ping out with no pong yet.</summary>
+    internal bool IsAwaitingPong(string clientId) =>
+        _connections.TryGetValue(clientId, out var connection) && connection.IsAwaitingPong;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -57,6 +81,11 @@ internal sealed partial class WebSocketsManager
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
+        if (_heartbeatTimer is not null)
+        {
+            await _heartbeatTimer.DisposeAsync();
+        }
+
         if (_subscription is not null)
         {
             await _subscription.DisposeAsync();

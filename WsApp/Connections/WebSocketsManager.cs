@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
@@ -29,6 +30,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private readonly ILogger<WebSocketsManager> _logger;
     private readonly PartitionedRateLimiter<string>? _connectLimiter;
     private IAsyncDisposable? _subscription;
+    private ITimer? _heartbeatTimer;
     private int _active;
     private volatile bool _draining;
 
@@ -148,13 +150,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         WebSocket socket;
         try
         {
-            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-            {
-                // The framework's keep-alive: a ping every interval, and an abort when no pong comes back within the
-                // timeout. A silent client goes between one and two intervals after its last pong (PROTOCOL.md §5a).
-                KeepAliveInterval = TimeSpan.FromSeconds(_options.HeartbeatSeconds),
-                KeepAliveTimeout = TimeSpan.FromSeconds(_options.HeartbeatSeconds),
-            });
+            // Keep-alive is off here: the heartbeat sweep pings and counts pongs itself (see HeartbeatStream).
+            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
         }
         catch
         {
@@ -162,15 +159,17 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             throw;
         }
 
+        var heartbeat = http.GetHeartbeatStream()
+            ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
         using (socket)
         {
-            await RunConnectionAsync(socket, clientId, claim, request);
+            await RunConnectionAsync(socket, heartbeat, clientId, claim, request);
         }
     }
 
-    private async Task RunConnectionAsync(WebSocket socket, string clientId, ClaimResult claim, ConnectRequest request)
+    private async Task RunConnectionAsync(WebSocket socket, HeartbeatStream heartbeat, string clientId, ClaimResult claim, ConnectRequest request)
     {
-        var connection = new ClientConnection(socket, clientId, claim.Epoch, _context);
+        var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, _context);
         Register(connection);
         WsMetrics.Connections.Add(1);
         try
@@ -265,5 +264,9 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
                 AutoReplenishment = true,
             }));
 
-    public void Dispose() => _connectLimiter?.Dispose();
+    public void Dispose()
+    {
+        _heartbeatTimer?.Dispose();
+        _connectLimiter?.Dispose();
+    }
 }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ServerlessWs.App.Connections;
+using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Routing;
 using ServerlessWs.Core.Sessions;
@@ -21,6 +22,7 @@ public static class WsAppHost
         AddServices(builder);
 
         var app = builder.Build();
+        app.UseHeartbeatStreams();
         app.UseWebSockets();
         app.MapGet("/ws", (HttpContext http, WebSocketsManager manager) => manager.HandleAsync(http));
         // Live: the process answers. Ready: it takes new sockets (not draining).

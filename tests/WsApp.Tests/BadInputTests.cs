@@ -206,6 +206,8 @@ public sealed class BadInputTests
         Assert.Equal(total, counts["pong"] + counts["rate-limited"]);
         Assert.InRange(counts["pong"], 400, 4000);
         Assert.True(counts["rate-limited"] > 5000, $"only {counts["rate-limited"]} were limited");
+        // Still open once the bucket refills (200/s: 100 ms gives it 20 frames).
+        await Task.Delay(100);
         await flooder.AssertAliveAsync();
     }
 

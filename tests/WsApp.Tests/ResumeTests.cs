@@ -7,6 +7,10 @@ namespace ServerlessWs.App.Tests;
 /// <summary>PROTOCOL.md §4, §5 and §5a on one node: tokens, takeover, replay after lastSeq, recovered.</summary>
 public sealed class ResumeTests
 {
+    // The clock jumps over minutes here; a heartbeat tick on each side of a jump would drop clients that had no
+    // chance to answer in between.
+    private static readonly (string, object) NoHeartbeatWithinTheTest = ("Ws:HeartbeatSeconds", 3600);
+
     [Fact]
     public async Task AKnownIdWithoutItsTokenIsRefusedWith401AndTheOwnerKeepsIt()
     {
@@ -161,7 +165,7 @@ public sealed class ResumeTests
     public async Task MessagesOlderThanTheLogWindowAreNotReplayed()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:LogMaxAgeSeconds", 60), ("Ws:SessionTtlSeconds", 600)), time);
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:LogMaxAgeSeconds", 60), ("Ws:SessionTtlSeconds", 600), NoHeartbeatWithinTheTest), time);
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         var alice = await TestClient.ConnectAsync(node, "clientId=alice");
         await alice.DisposeAsync();
@@ -182,7 +186,7 @@ public sealed class ResumeTests
     public async Task AfterTheSessionTtlTheIdIsUnknownAndAFreshSessionRestartsSeqAtOne()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SessionTtlSeconds", 120)), time);
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SessionTtlSeconds", 120), NoHeartbeatWithinTheTest), time);
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         var alice = await TestClient.ConnectAsync(node, "clientId=alice");
         await sender.SendAsync(Frames.Send("alice", "1"));

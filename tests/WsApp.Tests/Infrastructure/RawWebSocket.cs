@@ -14,6 +14,7 @@ public sealed class RawWebSocket : IDisposable
     public const byte OpText = 0x1;
     public const byte OpClose = 0x8;
     public const byte OpPing = 0x9;
+    public const byte OpPong = 0xA;
 
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
@@ -61,11 +62,15 @@ public sealed class RawWebSocket : IDisposable
             masked[i] ^= mask[i % 4];
         }
 
+        // Header and payload in separate writes, the payload split too: the server must reassemble across reads.
         await _stream.WriteAsync(header.ToArray());
-        await _stream.WriteAsync(masked);
+        await _stream.FlushAsync();
+        await _stream.WriteAsync(masked.AsMemory(0, masked.Length / 2));
+        await _stream.FlushAsync();
+        await _stream.WriteAsync(masked.AsMemory(masked.Length / 2));
     }
 
-    /// <summary>Reads one frame; returns null when the server closed or reset the TCP connection.</summary>
+    /// <summary>Reads one frame; null when the server closed or reset the connection, or nothing came in time.</summary>
     public async Task<(byte Opcode, byte[] Payload)?> ReadFrameAsync(TimeSpan within)
     {
         using var timeout = new CancellationTokenSource(within);
@@ -84,8 +89,9 @@ public sealed class RawWebSocket : IDisposable
 
             return ((byte)(head[0] & 0x0F), await ReadExactlyAsync((int)length, timeout.Token));
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or OperationCanceledException)
         {
+            // Closed, reset, or nothing within the time (the stream is then unusable for framing: tests stop reading).
             return null;
         }
     }

@@ -1,23 +1,31 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 
 namespace ServerlessWs.App.Tests.Infrastructure;
 
-/// <summary>A real <see cref="ClientWebSocket"/> with JSON helpers; every wait is bounded so a hang fails fast.</summary>
+/// <summary>
+/// A real <see cref="ClientWebSocket"/> with a receive pump, as a real client has: a .NET client answers protocol
+/// pings only while a receive is pending. Every wait is bounded so a hang fails fast.
+/// </summary>
 public sealed class TestClient : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    private TestClient(ClientWebSocket socket, JsonElement welcome)
+    private readonly Channel<JsonElement> _frames = Channel.CreateUnbounded<JsonElement>();
+    private readonly TaskCompletionSource<WebSocketCloseStatus?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _pump;
+
+    private TestClient(ClientWebSocket socket)
     {
         Socket = socket;
-        Welcome = welcome;
+        _pump = Task.Run(PumpAsync);
     }
 
     public ClientWebSocket Socket { get; }
 
-    public JsonElement Welcome { get; }
+    public JsonElement Welcome { get; private set; }
 
     public string ClientId => Welcome.GetProperty("clientId").GetString()!;
 
@@ -30,9 +38,10 @@ public sealed class TestClient : IAsyncDisposable
         options?.Invoke(socket.Options);
         using var timeout = new CancellationTokenSource(Timeout);
         await socket.ConnectAsync(node.WsUri(query), timeout.Token);
-        var welcome = await ReceiveJsonAsync(socket);
-        Assert.Equal("welcome", welcome.GetProperty("type").GetString());
-        return new TestClient(socket, welcome);
+        var client = new TestClient(socket);
+        client.Welcome = await client.ReceiveAsync();
+        Assert.Equal("welcome", client.Welcome.Type());
+        return client;
     }
 
     /// <summary>Tries to connect and returns the HTTP status of the refusal (101 when it was accepted).</summary>
@@ -45,6 +54,7 @@ public sealed class TestClient : IAsyncDisposable
         try
         {
             await socket.ConnectAsync(node.WsUri(query), timeout.Token);
+            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
         }
         catch (WebSocketException)
         {
@@ -62,7 +72,19 @@ public sealed class TestClient : IAsyncDisposable
         await Socket.SendAsync(utf8, WebSocketMessageType.Text, endOfMessage, timeout.Token);
     }
 
-    public Task<JsonElement> ReceiveAsync() => ReceiveJsonAsync(Socket);
+    /// <summary>The next frame; fails if the server closes first or nothing comes in time.</summary>
+    public async Task<JsonElement> ReceiveAsync()
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        try
+        {
+            return await _frames.Reader.ReadAsync(timeout.Token);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new InvalidOperationException($"Closed by the server with {await _closed.Task} while a frame was expected.");
+        }
+    }
 
     /// <summary>Reads frames until one of <paramref name="type"/> arrives, skipping others.</summary>
     public async Task<JsonElement> ReceiveOfTypeAsync(string type)
@@ -70,35 +92,16 @@ public sealed class TestClient : IAsyncDisposable
         while (true)
         {
             var frame = await ReceiveAsync();
-            if (frame.GetProperty("type").GetString() == type)
+            if (frame.Type() == type)
             {
                 return frame;
             }
         }
     }
 
-    /// <summary>Reads until the server's close frame and returns its code (frames before it are discarded).</summary>
-    public async Task<WebSocketCloseStatus?> ReceiveCloseAsync(TimeSpan? within = null)
-    {
-        using var timeout = new CancellationTokenSource(within ?? Timeout);
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            while (true)
-            {
-                var result = await Socket.ReceiveAsync(buffer, timeout.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return result.CloseStatus;
-                }
-            }
-        }
-        catch (WebSocketException)
-        {
-            // Aborted without a close frame.
-            return null;
-        }
-    }
+    /// <summary>The server's close code once it closes (frames before it are discarded); null for an abort.</summary>
+    public async Task<WebSocketCloseStatus?> ReceiveCloseAsync(TimeSpan? within = null) =>
+        await _closed.Task.WaitAsync(within ?? Timeout);
 
     /// <summary>Sends a ping frame with an id and waits for its pong: proof the connection still serves.</summary>
     public async Task AssertAliveAsync()
@@ -112,15 +115,12 @@ public sealed class TestClient : IAsyncDisposable
     public async Task CloseAsync()
     {
         using var timeout = new CancellationTokenSource(Timeout);
-        if (Socket.State == WebSocketState.Open)
+        if (Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
-            await Socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-        }
-        else if (Socket.State == WebSocketState.CloseReceived)
-        {
-            // Completes a close the server started.
             await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
         }
+
+        await _pump.WaitAsync(Timeout);
     }
 
     public async ValueTask DisposeAsync()
@@ -129,7 +129,7 @@ public sealed class TestClient : IAsyncDisposable
         {
             await CloseAsync();
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or TimeoutException)
         {
             // Already broken; nothing to close.
         }
@@ -137,24 +137,42 @@ public sealed class TestClient : IAsyncDisposable
         Socket.Dispose();
     }
 
-    private static async Task<JsonElement> ReceiveJsonAsync(ClientWebSocket socket)
+    private async Task PumpAsync()
     {
-        using var timeout = new CancellationTokenSource(Timeout);
         using var message = new MemoryStream();
         var buffer = new byte[16 * 1024];
-        while (true)
+        try
         {
-            var result = await socket.ReceiveAsync(buffer, timeout.Token);
-            if (result.MessageType == WebSocketMessageType.Close)
+            while (true)
             {
-                throw new InvalidOperationException($"Closed by the server with {result.CloseStatus} while a frame was expected.");
-            }
+                var result = await Socket.ReceiveAsync(buffer, CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    _closed.TrySetResult(result.CloseStatus);
+                    // Completes the close handshake at once, as browsers do.
+                    if (Socket.State == WebSocketState.CloseReceived)
+                    {
+                        await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+                    }
 
-            message.Write(buffer, 0, result.Count);
-            if (result.EndOfMessage)
-            {
-                return JsonDocument.Parse(message.ToArray()).RootElement.Clone();
+                    return;
+                }
+
+                message.Write(buffer, 0, result.Count);
+                if (result.EndOfMessage)
+                {
+                    _frames.Writer.TryWrite(JsonDocument.Parse(message.ToArray()).RootElement.Clone());
+                    message.SetLength(0);
+                }
             }
+        }
+        catch (Exception e) when (e is WebSocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            _closed.TrySetResult(null);
+        }
+        finally
+        {
+            _frames.Writer.TryComplete();
         }
     }
 }

@@ -1,0 +1,110 @@
+namespace ServerlessWs.App.Heartbeat;
+
+/// <summary>
+/// The upgraded stream under one WebSocket, seen by the heartbeat: it counts the pong frames the client sends and
+/// can put a ping frame on the wire. <see cref="System.Net.WebSockets.WebSocket"/> offers neither (it answers and
+/// swallows control frames itself), and its own keep-alive treats any inbound data as an answer, which the
+/// contract does not (PROTOCOL.md §5a: only a pong counts).
+/// </summary>
+/// <remarks>
+/// The WebSocket writes each frame with one <c>WriteAsync</c>, so a ping written between two writes under the same
+/// lock is always between whole frames.
+/// </remarks>
+internal sealed class HeartbeatStream(Stream inner) : Stream
+{
+    // FIN + opcode 0x9 (ping), unmasked (server to client), empty payload.
+    private static readonly byte[] PingFrame = [0x89, 0x00];
+
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private InboundFrameScanner _scanner;
+    private int _pongs;
+
+    /// <summary>Pong frames received so far.</summary>
+    public int PongCount => Volatile.Read(ref _pongs);
+
+    public async Task SendPingAsync()
+    {
+        await _writeLock.WaitAsync();
+        try
+        {
+            await inner.WriteAsync(PingFrame);
+            await inner.FlushAsync();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        // Reads are never concurrent (the WebSocket holds a receive lock), so the scanner needs no lock of its own.
+        var pongs = _scanner.Scan(buffer.Span[..read]);
+        if (pongs > 0)
+        {
+            Interlocked.Add(ref _pongs, pongs);
+        }
+
+        return read;
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override void Flush() => inner.Flush();
+
+    public override bool CanRead => inner.CanRead;
+
+    public override bool CanWrite => inner.CanWrite;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+            _writeLock.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync();
+        _writeLock.Dispose();
+        await base.DisposeAsync();
+    }
+}

@@ -1,0 +1,105 @@
+namespace ServerlessWs.App.Heartbeat;
+
+/// <summary>
+/// Follows RFC 6455 frame boundaries in the client-to-server byte stream without copying or unmasking anything,
+/// to count pong frames (opcode 0xA). Malformed input is the WebSocket's to refuse; the scanner only keeps pace.
+/// </summary>
+internal struct InboundFrameScanner
+{
+    private const int PongOpcode = 0xA;
+
+    private State _state;
+    private int _opcode;
+    private bool _masked;
+    private int _lengthBytesLeft;
+    private int _maskBytesLeft;
+    private long _payloadLeft;
+
+    private enum State
+    {
+        FirstByte,
+        SecondByte,
+        ExtendedLength,
+        MaskKey,
+        Payload,
+    }
+
+    /// <summary>Consumes <paramref name="data"/> and returns how many pong frame headers it completed.</summary>
+    public int Scan(ReadOnlySpan<byte> data)
+    {
+        var pongs = 0;
+        var i = 0;
+        while (i < data.Length)
+        {
+            switch (_state)
+            {
+                case State.FirstByte:
+                    _opcode = data[i++] & 0x0F;
+                    _state = State.SecondByte;
+                    break;
+                case State.SecondByte:
+                    var second = data[i++];
+                    _masked = (second & 0x80) != 0;
+                    var length = second & 0x7F;
+                    _payloadLeft = length < 126 ? length : 0;
+                    _lengthBytesLeft = length switch { 126 => 2, 127 => 8, _ => 0 };
+                    if (_lengthBytesLeft > 0)
+                    {
+                        _state = State.ExtendedLength;
+                    }
+                    else
+                    {
+                        pongs += EndOfLength();
+                    }
+
+                    break;
+                case State.ExtendedLength:
+                    _payloadLeft = (_payloadLeft << 8) | data[i++];
+                    if (--_lengthBytesLeft == 0)
+                    {
+                        pongs += EndOfLength();
+                    }
+
+                    break;
+                case State.MaskKey:
+                    i++;
+                    if (--_maskBytesLeft == 0)
+                    {
+                        pongs += EndOfHeader();
+                    }
+
+                    break;
+                case State.Payload:
+                    var skip = (int)Math.Min(_payloadLeft, data.Length - i);
+                    i += skip;
+                    _payloadLeft -= skip;
+                    if (_payloadLeft == 0)
+                    {
+                        _state = State.FirstByte;
+                    }
+
+                    break;
+            }
+        }
+
+        return pongs;
+    }
+
+    private int EndOfLength()
+    {
+        if (_masked)
+        {
+            _maskBytesLeft = 4;
+            _state = State.MaskKey;
+            return 0;
+        }
+
+        return EndOfHeader();
+    }
+
+    private int EndOfHeader()
+    {
+        _state = _payloadLeft == 0 ? State.FirstByte : State.Payload;
+        return _opcode == PongOpcode ? 1 : 0;
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using ServerlessWs.App.Connections;
+using ServerlessWs.App.Tests.Infrastructure;
+
+namespace ServerlessWs.App.Tests;
+
+/// <summary>
+/// PROTOCOL.md §5a "Heartbeat": a protocol ping every interval; a client whose ping got no pong by the next tick
+/// is dropped (4408), between one and two intervals after its last pong. Only a protocol pong counts.
+/// Most tests step a <see cref="FakeTimeProvider"/>; one runs on the real clock with a one-second interval.
+/// </summary>
+public sealed class HeartbeatTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task AClientThatNeverAnswersIsPingedAtTheFirstTickAndDroppedWith4408AtTheSecond()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = await WsNode.StartAsync(time: time);
+        using var silent = await RawWebSocket.ConnectAsync(node, "clientId=silent");
+        Assert.Equal(RawWebSocket.OpText, (await silent.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+
+        time.Advance(Interval - TimeSpan.FromSeconds(1));
+        Assert.Null(await silent.ReadFrameAsync(TimeSpan.FromMilliseconds(200)));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(RawWebSocket.OpPing, (await silent.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+
+        time.Advance(Interval - TimeSpan.FromSeconds(1));
+        Assert.Null(await silent.ReadFrameAsync(TimeSpan.FromMilliseconds(200)));
+        time.Advance(TimeSpan.FromSeconds(1));
+        var close = await silent.ReadFrameAsync(TestClient.Timeout);
+        Assert.Equal(RawWebSocket.OpClose, close!.Value.Opcode);
+        Assert.Equal(4408, (close.Value.Payload[0] << 8) | close.Value.Payload[1]);
+    }
+
+    [Fact]
+    public async Task AClientThatAnswersEveryPingStaysConnectedTickAfterTick()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = await WsNode.StartAsync(time: time);
+        var manager = node.Services.GetRequiredService<WebSocketsManager>();
+        // ClientWebSocket answers protocol pings by itself while it reads, as browsers do.
+        await using var client = await TestClient.ConnectAsync(node, "clientId=alive");
+
+        for (var tick = 0; tick < 5; tick++)
+        {
+            time.Advance(Interval);
+            Assert.True(manager.IsAwaitingPong("alive"));
+            await Eventually.TrueAsync(() => !manager.IsAwaitingPong("alive"), because: "the client's pong arrives");
+        }
+
+        Assert.Equal(WebSocketState.Open, client.Socket.State);
+        await client.AssertAliveAsync();
+    }
+
+    [Fact]
+    public async Task ApplicationFramesAndPingsDoNotCountAsAnAnswer()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = await WsNode.StartAsync(time: time);
+        using var chatty = await RawWebSocket.ConnectAsync(node, "clientId=chatty");
+        await chatty.ReadFrameAsync(TestClient.Timeout);
+
+        time.Advance(Interval);
+        Assert.Equal(RawWebSocket.OpPing, (await chatty.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        await chatty.SendFrameAsync(RawWebSocket.OpText, """{"type":"ping","id":1}"""u8.ToArray());
+        Assert.Equal(RawWebSocket.OpText, (await chatty.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        time.Advance(Interval);
+
+        var close = await chatty.ReadFrameAsync(TestClient.Timeout);
+        Assert.Equal(RawWebSocket.OpClose, close!.Value.Opcode);
+    }
+
+    [Fact]
+    public async Task APongSentByHandCountsAsTheAnswer()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = await WsNode.StartAsync(time: time);
+        var manager = node.Services.GetRequiredService<WebSocketsManager>();
+        using var manual = await RawWebSocket.ConnectAsync(node, "clientId=manual");
+        await manual.ReadFrameAsync(TestClient.Timeout);
+
+        for (var tick = 0; tick < 3; tick++)
+        {
+            time.Advance(Interval);
+            Assert.Equal(RawWebSocket.OpPing, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+            // A pong split over two TCP writes, with a payload, still counts once it is whole.
+            await manual.SendFrameAsync(RawWebSocket.OpPong, "beat"u8.ToArray());
+            await Eventually.TrueAsync(() => !manager.IsAwaitingPong("manual"));
+        }
+
+        await manual.SendFrameAsync(RawWebSocket.OpText, """{"type":"ping","id":"still"}"""u8.ToArray());
+        Assert.Equal(RawWebSocket.OpText, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+    }
+
+    [Fact]
+    public async Task DroppedMeansReleasedASendNowAnswersQueued()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = await WsNode.StartAsync(time: time);
+        var manager = node.Services.GetRequiredService<WebSocketsManager>();
+        await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
+        using var silent = await RawWebSocket.ConnectAsync(node, "clientId=silent");
+
+        time.Advance(Interval);
+        await Eventually.TrueAsync(() => !manager.IsAwaitingPong("sender"));
+        time.Advance(Interval);
+
+        await Eventually.TrueAsync(async () =>
+        {
+            await sender.SendAsync(Frames.Send("silent", "1", id: "p"));
+            return (await sender.ReceiveOfTypeAsync("ack")).Status() == "queued";
+        });
+        await sender.AssertAliveAsync();
+    }
+
+    [Fact]
+    public async Task OnTheRealClockASilentClientIsDroppedBetweenOneAndTwoIntervalsPlusOneSecond()
+    {
+        const int seconds = 1;
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:HeartbeatSeconds", seconds)));
+        using var silent = await RawWebSocket.ConnectAsync(node, "clientId=silent");
+        var clock = Stopwatch.StartNew();
+
+        var sawPing = false;
+        while (await silent.ReadFrameAsync(TimeSpan.FromSeconds(10)) is { } frame && frame.Opcode != RawWebSocket.OpClose)
+        {
+            sawPing |= frame.Opcode == RawWebSocket.OpPing;
+        }
+
+        Assert.True(sawPing, "the server pings");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds((2 * seconds) + 1));
+    }
+
+    [Fact]
+    public async Task TheWelcomeAnnouncesTheHeartbeatInterval()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:HeartbeatSeconds", 7)));
+        await using var client = await TestClient.ConnectAsync(node);
+
+        Assert.Equal(7, client.Welcome.GetProperty("heartbeatSeconds").GetInt32());
+    }
+}
