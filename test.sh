@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of ServerlessWs: installs what the tests need when it is missing, then `dotnet test`.
+# Runs every test of ServerlessWs: installs what the tests need when it is missing, then builds with warnings as
+# errors and runs `dotnet test`. Ends with one "N passed, N failed" line over all test projects.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,4 +12,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 dotnet build ServerlessWs.sln -c Release -warnaserror --nologo -v quiet
-dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
+
+# dotnet test prints one summary per test project; add them up into the line CI reads.
+awk '/(Passed|Failed)! +- +Failed:/ {
+       gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) }
+     }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -32,6 +32,7 @@ public sealed class BadInputTests
     {
         await using var node = await WsNode.StartAsync();
         await using var client = await TestClient.ConnectAsync(node);
+        await using var bystander = await TestClient.ConnectAsync(node);
 
         await client.SendAsync(frame);
 
@@ -40,6 +41,7 @@ public sealed class BadInputTests
         Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
         await client.AssertAliveAsync();
+        await bystander.AssertAliveAsync();
     }
 
     [Fact]
@@ -155,10 +157,12 @@ public sealed class BadInputTests
     {
         await using var node = await WsNode.StartAsync();
         await using var client = await TestClient.ConnectAsync(node);
+        await using var bystander = await TestClient.ConnectAsync(node);
 
         await client.Socket.SendAsync(new byte[] { 1, 2, 3 }, WebSocketMessageType.Binary, true, CancellationToken.None);
 
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, await client.ReceiveCloseAsync());
+        await bystander.AssertAliveAsync();
     }
 
     [Fact]
