@@ -12,13 +12,17 @@ internal sealed partial class ClientConnection
     /// The only code that sends on the socket: the welcome, then the replay, then queued frames and log entries,
     /// then the close frame once a close was requested.
     /// </summary>
-    private async Task WriteLoopAsync(Welcome welcome, IReadOnlyList<LogEntry> replay)
+    private async Task WriteLoopAsync(Welcome? welcome, IReadOnlyList<LogEntry> replay)
     {
         try
         {
             var buffer = new ArrayBufferWriter<byte>(512);
-            ServerFrames.WriteWelcome(buffer, welcome);
-            await SendTextAsync(buffer.WrittenMemory);
+            if (welcome is { } first)
+            {
+                ServerFrames.WriteWelcome(buffer, first);
+                await SendTextAsync(buffer.WrittenMemory);
+            }
+
             foreach (var entry in replay)
             {
                 await SendEntryAsync(entry, buffer);
@@ -50,6 +54,10 @@ internal sealed partial class ClientConnection
                 {
                     await DeliverInOrderAsync(entry, buffer);
                 }
+                else if (item.RestartSeq)
+                {
+                    _lastSentSeq = 0;
+                }
                 else
                 {
                     await SendTextAsync(item.Frame);
@@ -71,17 +79,29 @@ internal sealed partial class ClientConnection
 
         if (entry.Seq > _lastSentSeq + 1)
         {
-            var missing = await _context.Store.ReadLogAsync(ClientId, _lastSentSeq, CancellationToken.None);
-            foreach (var earlier in missing.Entries)
+            foreach (var earlier in await ReadGapAsync(entry.Seq))
             {
-                if (earlier.Seq < entry.Seq)
-                {
-                    await SendEntryAsync(earlier, buffer);
-                }
+                await SendEntryAsync(earlier, buffer);
             }
         }
 
         await SendEntryAsync(entry, buffer);
+    }
+
+    /// <summary>The log entries between the last one sent and <paramref name="beforeSeq"/>.</summary>
+    private async Task<IEnumerable<LogEntry>> ReadGapAsync(long beforeSeq)
+    {
+        try
+        {
+            var read = await _context.Store.ReadLogAsync(ClientId, _lastSentSeq, CancellationToken.None);
+            return read.Entries.Where(e => e.Seq < beforeSeq);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The store is unreachable: the client sees the jump in seq, which is how it knows to resume.
+            ConnectionLog.StoreFailed(_context.Logger, ClientId, e);
+            return [];
+        }
     }
 
     private async Task SendEntryAsync(LogEntry entry, ArrayBufferWriter<byte> buffer)

@@ -42,8 +42,9 @@ internal sealed partial class ClientConnection
     private bool _pingOutstanding;
     private int _pongsAtPing;
 
-    public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, ConnectionContext context)
+    public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, byte[] tokenHash, ConnectionContext context)
     {
+        TokenHash = tokenHash;
         _socket = socket;
         _heartbeat = heartbeat;
         _context = context;
@@ -61,6 +62,9 @@ internal sealed partial class ClientConnection
     public string ClientId { get; }
 
     public long Epoch { get; }
+
+    /// <summary>The stored hash of the session's resume token: enough to re-assert the claim, useless to resume it.</summary>
+    public byte[] TokenHash { get; }
 
     /// <summary>The close code this connection ended with, as a metric tag: the code sent or received, or <c>aborted</c>.</summary>
     public string EndReason => _closeCode >= 0 ? _closeCode.ToString(System.Globalization.CultureInfo.InvariantCulture)
@@ -121,11 +125,20 @@ internal sealed partial class ClientConnection
     /// <summary>Whether a ping is out with no pong since (for tests that step the clock).</summary>
     internal bool IsAwaitingPong => _pingOutstanding && _heartbeat.PongCount == _pongsAtPing;
 
+    /// <summary>The store lost this client's log and seq restarts at 1: the write loop must accept seq 1 again.</summary>
+    public void RestartSequence()
+    {
+        if (!_queue.Writer.TryWrite(new Outbound(default, null, RestartSeq: true)) && _closeCode < 0)
+        {
+            RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
+        }
+    }
+
     /// <summary>Runs the connection until it is closed or broken: welcome, replay, then live traffic.</summary>
-    public async Task RunAsync(Welcome welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq)
+    public async Task RunAsync(Welcome welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq, bool sendWelcome = true)
     {
         _lastSentSeq = lastSentSeq;
-        var writer = WriteLoopAsync(welcome, replay);
+        var writer = WriteLoopAsync(sendWelcome ? welcome : null, replay);
         try
         {
             await ReadLoopAsync();
@@ -183,6 +196,6 @@ internal sealed partial class ClientConnection
         }
     }
 
-    /// <summary>An item of the send queue: a ready frame, or a log entry to deliver in seq order.</summary>
-    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry);
+    /// <summary>An item of the send queue: a ready frame, a log entry to deliver in seq order, or a seq restart.</summary>
+    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false);
 }

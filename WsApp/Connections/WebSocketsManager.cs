@@ -23,6 +23,9 @@ namespace ServerlessWs.App.Connections;
 internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleService, IDisposable
 {
     private readonly ConcurrentDictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
+
+    // Releases the store could not take (it was unreachable): clientId → epoch, retried when it comes back.
+    private readonly ConcurrentDictionary<string, long> _pendingReleases = new(StringComparer.Ordinal);
     private readonly ISessionStore _store;
     private readonly INodeBus _bus;
     private readonly WsOptions _options;
@@ -132,7 +135,18 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private async Task ConnectAsync(HttpContext http, ConnectRequest request)
     {
         var clientId = request.ClientId ?? Identifiers.NewClientId();
-        var claim = await _store.ClaimAsync(clientId, request.ResumeToken, ServerId, http.RequestAborted);
+        ClaimResult claim;
+        try
+        {
+            claim = await _store.ClaimAsync(clientId, request.ResumeToken, ServerId, http.RequestAborted);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ConnectionLog.StoreFailed(_logger, clientId, e);
+            await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
+            return;
+        }
+
         if (claim.Status == ClaimStatus.Unauthorized)
         {
             await RefuseAsync(http, StatusCodes.Status401Unauthorized, "This clientId is in use; a valid resumeToken is required.");
@@ -155,7 +169,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
         catch
         {
-            await _store.ReleaseAsync(clientId, claim.Epoch, CancellationToken.None);
+            await ReleaseAsync(clientId, claim.Epoch);
             throw;
         }
 
@@ -169,7 +183,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     private async Task RunConnectionAsync(WebSocket socket, HeartbeatStream heartbeat, string clientId, ClaimResult claim, ConnectRequest request)
     {
-        var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, _context);
+        var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
         Register(connection);
         WsMetrics.Connections.Add(1);
         try
@@ -178,7 +192,20 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             // is in the read. The overlap is dropped by seq in the write loop.
             var resumed = claim.Status == ClaimStatus.Resumed;
             var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
-            var log = await _store.ReadLogAsync(clientId, afterSeq, CancellationToken.None);
+            LogRead log;
+            try
+            {
+                log = await _store.ReadLogAsync(clientId, afterSeq, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Without the log there is no honest welcome; the client reconnects and resumes, as after a drain.
+                ConnectionLog.StoreFailed(_logger, clientId, e);
+                connection.RequestClose(CloseCodes.Draining, "store unavailable");
+                await connection.RunAsync(default, [], 0, sendWelcome: false);
+                return;
+            }
+
             if (log.Epoch != claim.Epoch)
             {
                 // Another claim won while this one was being set up and its kick found nothing here yet.
@@ -207,7 +234,57 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
             ConnectionLog.Disconnected(_logger, clientId, connection.EndReason);
             // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
-            await _store.ReleaseAsync(clientId, claim.Epoch, CancellationToken.None);
+            await ReleaseAsync(clientId, claim.Epoch);
+        }
+    }
+
+    /// <summary>Releases a claim; one the store cannot take now is kept and retried when the store comes back.</summary>
+    private async Task ReleaseAsync(string clientId, long epoch)
+    {
+        try
+        {
+            await _store.ReleaseAsync(clientId, epoch, CancellationToken.None);
+            _pendingReleases.TryRemove(KeyValuePair.Create(clientId, epoch));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ConnectionLog.StoreFailed(_logger, clientId, e);
+            _pendingReleases[clientId] = epoch;
+        }
+    }
+
+    /// <summary>
+    /// After the store was unreachable: re-asserts the claim of every socket this node holds (one that lost to a
+    /// newer claim closes with 4000; one whose entry was lost gets it back, with seq restarting) and retries the
+    /// releases that failed meanwhile.
+    /// </summary>
+    public async Task ReassertAllAsync()
+    {
+        foreach (var (_, connection) in _connections)
+        {
+            try
+            {
+                var outcome = await _store.ReassertAsync(connection.ClientId, ServerId, connection.Epoch, connection.TokenHash, CancellationToken.None);
+                if (outcome == ReassertOutcome.Lost)
+                {
+                    connection.RequestClose(CloseCodes.TakenOver, "taken over");
+                }
+                else if (outcome == ReassertOutcome.Restored)
+                {
+                    connection.RestartSequence();
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Still unreachable: the next restore event tries again.
+                ConnectionLog.StoreFailed(_logger, connection.ClientId, e);
+                return;
+            }
+        }
+
+        foreach (var (clientId, epoch) in _pendingReleases)
+        {
+            await ReleaseAsync(clientId, epoch);
         }
     }
 

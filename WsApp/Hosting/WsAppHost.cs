@@ -1,11 +1,14 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using ServerlessWs.App.Cluster;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
 using ServerlessWs.Core.Sessions;
+using StackExchange.Redis;
 
 namespace ServerlessWs.App.Hosting;
 
@@ -51,13 +54,42 @@ public static class WsAppHost
             host.ShutdownTimeout = TimeSpan.FromSeconds(ws.Value.DrainSeconds + 10));
 
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<InMemorySessionStore>();
-        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
-        services.AddSingleton<INodeBus, InMemoryNodeBus>();
         services.AddSingleton<MessageRouter>();
         services.AddSingleton<WebSocketsManager>();
         services.AddHostedService(sp => sp.GetRequiredService<WebSocketsManager>());
+        var health = services.AddHealthChecks().AddCheck<DrainingHealthCheck>("draining", tags: ["ready"]);
 
-        services.AddHealthChecks().AddCheck<DrainingHealthCheck>("draining", tags: ["ready"]);
+        var redis = builder.Configuration.GetSection(RedisOptions.SectionName).Get<RedisOptions>() ?? new RedisOptions();
+        if (redis.IsConfigured)
+        {
+            AddRedis(builder);
+            health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        }
+        else
+        {
+            // Embedded: one node, everything in memory.
+            services.AddSingleton<InMemorySessionStore>();
+            services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
+            services.AddSingleton<INodeBus, InMemoryNodeBus>();
+        }
+    }
+
+    private static void AddRedis(WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<RedisOptions>()
+            .Bind(builder.Configuration.GetSection(RedisOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<IConnectionMultiplexer>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+            var serverId = sp.GetRequiredService<IOptions<WsOptions>>().Value.ServerId;
+            return ConnectionMultiplexer.Connect(RedisConnection.CreateConfiguration(options, serverId));
+        });
+        services.AddSingleton<ISessionStore, RedisSessionStore>();
+        services.AddSingleton<INodeBus, RedisNodeBus>();
+        services.AddHostedService<ServerLease>();
+        services.AddHostedService<RedisRecovery>();
     }
 }

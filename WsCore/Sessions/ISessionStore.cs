@@ -20,7 +20,10 @@ public interface ISessionStore
     /// </summary>
     ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken);
 
-    /// <summary>Appends to the log of a known client and tells where it is connected; appends nothing for an unknown one.</summary>
+    /// <summary>
+    /// Appends to the log of a known client and tells where it is connected; appends nothing for an unknown one, or
+    /// for a group message to a client that is not (or no longer) in that group.
+    /// </summary>
     ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken);
 
     /// <summary>Reads the log entries after <paramref name="afterSeq"/>, with the session's seq counter and epoch.</summary>
@@ -31,6 +34,12 @@ public interface ISessionStore
     ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken);
 
     ValueTask<IReadOnlyCollection<string>> GetGroupMembersAsync(string group, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// After the store was unreachable (or lost its data), re-asserts a claim this server still holds a socket for:
+    /// the epoch decides whether it still owns the id (DESIGN.md invariant 4).
+    /// </summary>
+    ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken);
 
     /// <summary>The session of <paramref name="clientId"/>, or null when it is unknown.</summary>
     ValueTask<SessionInfo?> GetSessionAsync(string clientId, CancellationToken cancellationToken);

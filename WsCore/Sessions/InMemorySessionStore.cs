@@ -38,7 +38,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
                 session = new Session(ResumeTokens.Hash(token));
                 _sessions[clientId] = session;
                 Own(session, serverId, now);
-                return ValueTask.FromResult(new ClaimResult(ClaimStatus.Created, session.Epoch, token, 0, null));
+                return ValueTask.FromResult(new ClaimResult(ClaimStatus.Created, session.Epoch, token, session.TokenHash, 0, null));
             }
 
             if (!ResumeTokens.Matches(resumeToken, session.TokenHash))
@@ -48,7 +48,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
 
             var previous = session.Server;
             Own(session, serverId, now);
-            return ValueTask.FromResult(new ClaimResult(ClaimStatus.Resumed, session.Epoch, resumeToken!, session.Seq, previous));
+            return ValueTask.FromResult(new ClaimResult(ClaimStatus.Resumed, session.Epoch, resumeToken!, session.TokenHash, session.Seq, previous));
         }
     }
 
@@ -73,7 +73,8 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         {
             var now = _time.GetUtcNow();
             var session = FindLive(clientId, now);
-            if (session is null)
+            // A group message reaches only a member: the same guard the Redis store needs for its lapsed index.
+            if (session is null || (message.Group is not null && !session.Groups.Contains(message.Group)))
             {
                 return ValueTask.FromResult(new AppendResult(RecipientState.Unknown, null, null, 0));
             }
@@ -142,6 +143,31 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         {
             IReadOnlyCollection<string> members = _groups.TryGetValue(group, out var set) ? [.. set] : [];
             return ValueTask.FromResult(members);
+        }
+    }
+
+    public ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            var session = FindLive(clientId, now);
+            if (session is null)
+            {
+                session = new Session(tokenHash) { Server = serverId, Epoch = epoch, ConnectedAt = now };
+                _sessions[clientId] = session;
+                _lastEpoch = Math.Max(_lastEpoch, epoch);
+                return ValueTask.FromResult(ReassertOutcome.Restored);
+            }
+
+            if (session.Epoch > epoch)
+            {
+                return ValueTask.FromResult(ReassertOutcome.Lost);
+            }
+
+            session.Server = serverId;
+            session.DisconnectedAt = null;
+            return ValueTask.FromResult(ReassertOutcome.Kept);
         }
     }
 

@@ -26,11 +26,12 @@ public enum ClaimStatus
 /// <summary>The outcome of a claim.</summary>
 /// <param name="Epoch">The fencing token of this claim; grows on every claim.</param>
 /// <param name="ResumeToken">The session's token in clear (a new one for a created session, the presented one on a resume).</param>
+/// <param name="TokenHash">The stored hash of <paramref name="ResumeToken"/>, kept by the owner to re-assert the claim.</param>
 /// <param name="LastSeq">The session's seq counter when claimed.</param>
 /// <param name="PreviousServer">The server that held a live socket for this id before this claim, if any: it must close it with 4000.</param>
-public sealed record ClaimResult(ClaimStatus Status, long Epoch, string ResumeToken, long LastSeq, string? PreviousServer)
+public sealed record ClaimResult(ClaimStatus Status, long Epoch, string ResumeToken, byte[] TokenHash, long LastSeq, string? PreviousServer)
 {
-    public static ClaimResult Unauthorized { get; } = new(ClaimStatus.Unauthorized, 0, string.Empty, 0, null);
+    public static ClaimResult Unauthorized { get; } = new(ClaimStatus.Unauthorized, 0, string.Empty, [], 0, null);
 }
 
 public enum RecipientState
@@ -64,3 +65,15 @@ public sealed record LogRead(IReadOnlyList<LogEntry> Entries, long LastSeq, long
 
 /// <summary>A session as the admin API shows it.</summary>
 public sealed record SessionInfo(string ClientId, string? Server, long Epoch, DateTimeOffset ConnectedAt, long LastSeq);
+
+public enum ReassertOutcome
+{
+    /// <summary>A newer claim owns the id: this server's socket must close with 4000.</summary>
+    Lost,
+
+    /// <summary>The claim still stands.</summary>
+    Kept,
+
+    /// <summary>The store had lost the entry and it was written again; the log is gone, so seq restarts at 1.</summary>
+    Restored,
+}

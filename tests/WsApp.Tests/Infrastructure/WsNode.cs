@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ServerlessWs.App.Hosting;
 
+using ServerlessWs.Tests.Infrastructure;
+
 namespace ServerlessWs.App.Tests.Infrastructure;
 
 /// <summary>A real WsApp node: the production host on real Kestrel at 127.0.0.1 on a free port.</summary>
@@ -26,6 +28,17 @@ public sealed class WsNode : IAsyncDisposable
 
     public Uri WsUri(string query = "") =>
         new($"ws://{BaseUri.Authority}/ws{(query.Length > 0 ? "?" + query : string.Empty)}");
+
+    /// <summary>A node of a cluster on <paramref name="redis"/>, with its own server id.</summary>
+    public static Task<WsNode> StartOnRedisAsync(RedisServer redis, string serverId, params (string Key, object Value)[] settings)
+    {
+        var all = Settings.Of(settings);
+        all["Redis:ConnectionString"] = redis.ConnectionString;
+        all["Ws:ServerId"] = serverId;
+        return StartAsync(all);
+    }
+
+    public string ServerId => Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerlessWs.Core.Options.WsOptions>>().Value.ServerId;
 
     public static async Task<WsNode> StartAsync(IDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {

@@ -101,9 +101,10 @@ public abstract class SessionStoreContract
     public async Task ALogReadReturnsEntriesAfterTheSeqInOrderWithTheCounterAndEpoch()
     {
         var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await Store.JoinAsync(Id("a"), Id("g"), None);
         for (var i = 1; i <= 4; i++)
         {
-            await Append("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture), from: "b", group: i == 2 ? "g" : null);
+            await Append("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture), from: "b", group: i == 2 ? Id("g") : null);
         }
 
         var read = await Store.ReadLogAsync(Id("a"), 2, None);
@@ -112,7 +113,7 @@ public abstract class SessionStoreContract
         Assert.Equal(["3", "4"], read.Entries.Select(e => Encoding.UTF8.GetString(e.Data.Span)));
         Assert.All(read.Entries, e => Assert.Equal("b", e.From));
         Assert.Equal((4L, claim.Epoch), (read.LastSeq, read.Epoch));
-        Assert.Equal("g", (await Store.ReadLogAsync(Id("a"), 1, None)).Entries[0].Group);
+        Assert.Equal(Id("g"), (await Store.ReadLogAsync(Id("a"), 1, None)).Entries[0].Group);
         Assert.True(read.IsCompleteAfter(2));
     }
 
@@ -150,25 +151,38 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task GroupMembershipIsKeptPerClientAndLeaveRemovesIt()
     {
+        var g = Id("g");
         await Store.ClaimAsync(Id("a"), null, "s1", None);
         await Store.ClaimAsync(Id("b"), null, "s1", None);
 
-        await Store.JoinAsync(Id("a"), "g", None);
-        await Store.JoinAsync(Id("b"), "g", None);
-        await Store.JoinAsync(Id("b"), "g", None);
-        Assert.Equal([Id("a"), Id("b")], (await Store.GetGroupMembersAsync("g", None)).Order(StringComparer.Ordinal));
+        await Store.JoinAsync(Id("a"), g, None);
+        await Store.JoinAsync(Id("b"), g, None);
+        await Store.JoinAsync(Id("b"), g, None);
+        Assert.Equal([Id("a"), Id("b")], (await Store.GetGroupMembersAsync(g, None)).Order(StringComparer.Ordinal));
 
-        await Store.LeaveAsync(Id("a"), "g", None);
-        Assert.Equal([Id("b")], await Store.GetGroupMembersAsync("g", None));
-        Assert.Empty(await Store.GetGroupMembersAsync("other", None));
+        await Store.LeaveAsync(Id("a"), g, None);
+        Assert.Equal([Id("b")], await Store.GetGroupMembersAsync(g, None));
+        Assert.Empty(await Store.GetGroupMembersAsync(Id("other"), None));
+    }
+
+    [Fact]
+    public async Task AGroupMessageReachesOnlyAMemberOfThatGroup()
+    {
+        await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await Store.JoinAsync(Id("a"), Id("in"), None);
+
+        Assert.Equal(RecipientState.Connected, (await Append("a", "1", group: Id("in"))).State);
+        Assert.Equal(RecipientState.Unknown, (await Append("a", "2", group: Id("out"))).State);
+        await Store.LeaveAsync(Id("a"), Id("in"), None);
+        Assert.Equal(RecipientState.Unknown, (await Append("a", "3", group: Id("in"))).State);
     }
 
     [Fact]
     public async Task AnUnknownIdCannotJoin()
     {
-        await Store.JoinAsync(Id("ghost"), "g", None);
+        await Store.JoinAsync(Id("ghost"), Id("g"), None);
 
-        Assert.Empty(await Store.GetGroupMembersAsync("g", None));
+        Assert.Empty(await Store.GetGroupMembersAsync(Id("g"), None));
     }
 
     /// <summary>Ids are unique per test so that implementations sharing a server do not see each other.</summary>

@@ -1,0 +1,48 @@
+using ServerlessWs.App.Connections;
+using StackExchange.Redis;
+
+namespace ServerlessWs.App.Cluster;
+
+/// <summary>
+/// When the connection to Redis comes back, this node re-asserts every claim it still holds a socket for (the
+/// epoch decides who owns each id) and retries the releases that failed while Redis was away.
+/// </summary>
+internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, WebSocketsManager manager, ILogger<RedisRecovery> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed += OnFailed;
+        redis.ConnectionRestored += OnRestored;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed -= OnFailed;
+        redis.ConnectionRestored -= OnRestored;
+        return Task.CompletedTask;
+    }
+
+    private void OnFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Interactive)
+        {
+            Lost(logger, e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
+        }
+    }
+
+    private void OnRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Interactive)
+        {
+            Restored(logger, e.EndPoint?.ToString() ?? "?");
+            _ = manager.ReassertAllAsync();
+        }
+    }
+
+    [LoggerMessage(1110, LogLevel.Warning, "Redis connection to {EndPoint} lost ({FailureType}); sockets stay open")]
+    private static partial void Lost(ILogger logger, string endPoint, string failureType);
+
+    [LoggerMessage(1111, LogLevel.Information, "Redis connection to {EndPoint} restored; re-asserting claims")]
+    private static partial void Restored(ILogger logger, string endPoint);
+}

@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Redis;
+using StackExchange.Redis;
+
+namespace ServerlessWs.App.Cluster;
+
+/// <summary>
+/// Keeps this server's lease in Redis (DESIGN.md: a server's entries are trusted only while its lease lives):
+/// renewed every third of <c>Ws:LeaseSeconds</c>, so two renewals can fail before it lapses; dropped on a
+/// graceful stop so cleanup need not wait for the TTL.
+/// </summary>
+internal sealed partial class ServerLease(
+    IConnectionMultiplexer redis,
+    IOptions<WsOptions> options,
+    TimeProvider time,
+    ILogger<ServerLease> logger) : BackgroundService
+{
+    private readonly WsOptions _options = options.Value;
+
+    /// <summary>When the lease was last renewed, as a <see cref="TimeProvider"/> timestamp (0: never).</summary>
+    public long LastRenewedTimestamp { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.LeaseSeconds / 3.0), time);
+        do
+        {
+            await RenewAsync();
+        }
+        while (await WaitAsync(timer, stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            var db = redis.GetDatabase();
+            await db.KeyDeleteAsync(RedisKeys.Lease(_options.ServerId));
+            await db.SortedSetRemoveAsync(RedisKeys.Servers, _options.ServerId);
+        }
+        catch (RedisException e)
+        {
+            // The lease lapses by itself; cleanup then handles this server like a crashed one.
+            LeaseFailed(logger, _options.ServerId, e);
+        }
+    }
+
+    private async Task RenewAsync()
+    {
+        try
+        {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var db = redis.GetDatabase();
+            var batch = db.CreateBatch();
+            var lease = batch.StringSetAsync(RedisKeys.Lease(_options.ServerId), now, TimeSpan.FromSeconds(_options.LeaseSeconds));
+            var index = batch.SortedSetAddAsync(RedisKeys.Servers, _options.ServerId, now);
+            batch.Execute();
+            await Task.WhenAll(lease, index);
+            LastRenewedTimestamp = time.GetTimestamp();
+        }
+        catch (RedisException e)
+        {
+            LeaseFailed(logger, _options.ServerId, e);
+        }
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(1100, LogLevel.Warning, "Lease of {ServerId} could not be written")]
+    private static partial void LeaseFailed(ILogger logger, string serverId, Exception exception);
+}

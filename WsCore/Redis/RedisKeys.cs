@@ -1,0 +1,46 @@
+using StackExchange.Redis;
+
+namespace ServerlessWs.Core.Redis;
+
+/// <summary>
+/// Every Redis key and channel of ServerlessWs, and the only place that spells one (DESIGN.md "Redis schema").
+/// Keys that one script touches share a hash tag (<c>{c:…}</c>, <c>{g:…}</c>, <c>{s:…}</c>), so each script
+/// runs in one slot of a Redis Cluster. Ids are already limited to <c>[A-Za-z0-9._:-]</c>, so no id can close a
+/// tag or forge another key.
+/// </summary>
+public static class RedisKeys
+{
+    /// <summary>Hash <c>server, epoch, connectedAt, tokenHash, seq</c>: who owns the id. Slot of <c>{c:id}</c>; expires <c>Ws:SessionTtlSeconds</c> after release.</summary>
+    public static RedisKey Owner(string clientId) => $"ws:{{c:{clientId}}}:owner";
+
+    /// <summary>Stream of the client's messages, entry id <c>seq-0</c>, fields <c>f</c> (from), <c>g</c> (group), <c>d</c> (data), <c>t</c> (appended, ms). Slot of <c>{c:id}</c>.</summary>
+    public static RedisKey Log(string clientId) => $"ws:{{c:{clientId}}}:log";
+
+    /// <summary>Set of the groups the client joined, kept across resumes. Slot of <c>{c:id}</c>.</summary>
+    public static RedisKey ClientGroups(string clientId) => $"ws:{{c:{clientId}}}:groups";
+
+    /// <summary>Set of the client ids in a group (may hold lapsed ids; a send checks the client's own set). Slot of <c>{g:group}</c>.</summary>
+    public static RedisKey GroupMembers(string group) => $"ws:{{g:{group}}}:members";
+
+    /// <summary>String with a TTL of <c>Ws:LeaseSeconds</c>: the server is alive while it exists. Slot of <c>{s:id}</c>.</summary>
+    public static RedisKey Lease(string serverId) => $"ws:{{s:{serverId}}}:lease";
+
+    /// <summary>Set of the ids a server owns, kept by the reconciler (may lag). Slot of <c>{s:id}</c>.</summary>
+    public static RedisKey ServerClients(string serverId) => $"ws:{{s:{serverId}}}:clients";
+
+    /// <summary>Sorted set serverId → last lease renewal (Unix ms): how cleanup finds dead servers.</summary>
+    public static readonly RedisKey Servers = "ws:servers";
+
+    /// <summary>Stream of <c>claimed</c>, <c>released</c>, <c>takeover</c>, <c>server-down</c> events for the reconciler.</summary>
+    public static readonly RedisKey Events = "ws:events";
+
+    /// <summary>Hash of counters for the admin API and the dashboard.</summary>
+    public static readonly RedisKey Stats = "ws:stats";
+
+    /// <summary>
+    /// Channel of one server's commands (deliver, kick), payload <see cref="InboxCodec"/>. Sharded on a cluster, so
+    /// it is served by the shard of <c>{s:id}</c> and not broadcast to every node.
+    /// </summary>
+    public static RedisChannel Inbox(string serverId, bool sharded) =>
+        sharded ? RedisChannel.Sharded($"ws:{{s:{serverId}}}:inbox") : RedisChannel.Literal($"ws:{{s:{serverId}}}:inbox");
+}

@@ -1,0 +1,181 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Sessions;
+using StackExchange.Redis;
+
+namespace ServerlessWs.Core.Redis;
+
+/// <summary>
+/// The session store on Redis: one script per step, each in the client's own hash slot (see <see cref="RedisKeys"/>),
+/// so any number of nodes share one consistent view of who owns which id. Claims, takeovers and releases are also
+/// appended to <see cref="RedisKeys.Events"/> for the reconciler.
+/// </summary>
+public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsOptions> options, TimeProvider time) : ISessionStore
+{
+    // The events stream is a feed for the reconciler, not a record: it is capped (approximately, which is cheap).
+    private const int EventsMaxLength = 100_000;
+
+    private readonly WsOptions _options = options.Value;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, string serverId, CancellationToken cancellationToken)
+    {
+        var token = ResumeTokens.Create();
+        var tokenHash = ResumeTokens.Hash(token);
+        var presented = resumeToken is null ? RedisValue.EmptyString : (RedisValue)ResumeTokens.Hash(resumeToken);
+        var result = (RedisResult[])(await SessionScripts.Claim.EvaluateAsync(
+            Db, ClientKeys(clientId), [presented, tokenHash, serverId, NowMs()]))!;
+
+        var status = (int)result[0];
+        if (status == 0)
+        {
+            return ClaimResult.Unauthorized;
+        }
+
+        var epoch = (long)result[1];
+        var previous = (string?)result[3];
+        var claim = status == 1
+            ? new ClaimResult(ClaimStatus.Created, epoch, token, tokenHash, 0, null)
+            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, ResumeTokens.Hash(resumeToken!), (long)result[2], string.IsNullOrEmpty(previous) ? null : previous);
+
+        AddEvent(claim.PreviousServer is null ? "claimed" : "takeover", clientId, serverId, epoch, claim.PreviousServer);
+        return claim;
+    }
+
+    public async ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken)
+    {
+        var released = (int)await SessionScripts.Release.EvaluateAsync(
+            Db, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]) == 1;
+        if (released)
+        {
+            AddEvent("released", clientId, null, epoch, null);
+        }
+
+        return released;
+    }
+
+    public async ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken)
+    {
+        var now = NowMs();
+        var result = (RedisResult[])(await SessionScripts.Append.EvaluateAsync(
+            Db,
+            ClientKeys(clientId),
+            [message.From, message.Group ?? string.Empty, message.Data, now, _options.LogMaxMessages]))!;
+
+        var state = (int)result[0];
+        if (state == 0)
+        {
+            return new AppendResult(RecipientState.Unknown, null, null, 0);
+        }
+
+        var entry = new LogEntry((long)result[1], message.From, message.Group, message.Data, now);
+        return state == 1
+            ? new AppendResult(RecipientState.Disconnected, entry, null, 0)
+            : new AppendResult(RecipientState.Connected, entry, (string?)result[2], (long)result[3]);
+    }
+
+    public async ValueTask<LogRead> ReadLogAsync(string clientId, long afterSeq, CancellationToken cancellationToken)
+    {
+        var result = (RedisResult[])(await SessionScripts.Read.EvaluateAsync(
+            Db, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [$"{afterSeq + 1}-0"]))!;
+
+        var oldest = NowMs() - (_options.LogMaxAgeSeconds * 1000L);
+        var entries = new List<LogEntry>();
+        foreach (var raw in (RedisResult[])result[2]!)
+        {
+            var entry = ParseEntry((RedisResult[])raw!);
+            // The log's age bound is applied on read: the stream is already bounded by length.
+            if (entry.AppendedAtMs >= oldest)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return new LogRead(entries, (long)result[0], (long)result[1]);
+    }
+
+    public async ValueTask JoinAsync(string clientId, string group, CancellationToken cancellationToken)
+    {
+        // The client's own set (its slot) is the truth; the group's member set (another slot) is the index a
+        // group send walks, and a send re-checks the client's set, so a lapsed index entry is harmless.
+        if ((int)await SessionScripts.Join.EvaluateAsync(Db, ClientKeys(clientId), [group]) == 1)
+        {
+            await Db.SetAddAsync(RedisKeys.GroupMembers(group), clientId);
+        }
+    }
+
+    public async ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken)
+    {
+        await Db.SetRemoveAsync(RedisKeys.GroupMembers(group), clientId);
+        await Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group);
+    }
+
+    public async ValueTask<IReadOnlyCollection<string>> GetGroupMembersAsync(string group, CancellationToken cancellationToken)
+    {
+        var members = await Db.SetMembersAsync(RedisKeys.GroupMembers(group));
+        return members.Select(m => (string)m!).ToArray();
+    }
+
+    public async ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken)
+    {
+        var outcome = (int)await SessionScripts.Reassert.EvaluateAsync(
+            Db, ClientKeys(clientId), [serverId, epoch, tokenHash, NowMs()]);
+        return (ReassertOutcome)outcome;
+    }
+
+    public async ValueTask<SessionInfo?> GetSessionAsync(string clientId, CancellationToken cancellationToken)
+    {
+        var fields = await Db.HashGetAsync(RedisKeys.Owner(clientId), ["server", "epoch", "connectedAt", "seq"]);
+        if (fields[1].IsNull)
+        {
+            return null;
+        }
+
+        var server = (string?)fields[0];
+        return new SessionInfo(
+            clientId,
+            string.IsNullOrEmpty(server) ? null : server,
+            (long)fields[1],
+            DateTimeOffset.FromUnixTimeMilliseconds((long)fields[2]),
+            (long)fields[3]);
+    }
+
+    private static RedisKey[] ClientKeys(string clientId) =>
+        [RedisKeys.Owner(clientId), RedisKeys.Log(clientId), RedisKeys.ClientGroups(clientId)];
+
+    private static LogEntry ParseEntry(RedisResult[] raw)
+    {
+        var id = (string)raw[0]!;
+        var seq = long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+        var fields = (RedisResult[])raw[1]!;
+        string from = string.Empty;
+        string? group = null;
+        byte[] data = [];
+        long appendedAt = 0;
+        for (var i = 0; i + 1 < fields.Length; i += 2)
+        {
+            switch ((string?)fields[i])
+            {
+                case "f": from = (string)fields[i + 1]!; break;
+                case "g": group = (string?)fields[i + 1]; break;
+                case "d": data = (byte[])fields[i + 1]!; break;
+                case "t": appendedAt = (long)fields[i + 1]; break;
+            }
+        }
+
+        return new LogEntry(seq, from, group, data, appendedAt);
+    }
+
+    private void AddEvent(string type, string clientId, string? serverId, long epoch, string? previousServer)
+    {
+        // Fire and forget: the reconciler repairs what a lost event leaves (the registry is the truth, not the feed).
+        NameValueEntry[] fields = previousServer is null
+            ? [new("type", type), new("clientId", clientId), new("server", serverId ?? string.Empty), new("epoch", epoch)]
+            : [new("type", type), new("clientId", clientId), new("server", serverId ?? string.Empty), new("epoch", epoch), new("previous", previousServer)];
+        Db.StreamAdd(RedisKeys.Events, fields, maxLength: EventsMaxLength, useApproximateMaxLength: true, flags: CommandFlags.FireAndForget);
+    }
+
+    private long NowMs() => time.GetUtcNow().ToUnixTimeMilliseconds();
+}

@@ -1,0 +1,111 @@
+namespace ServerlessWs.Core.Redis;
+
+/// <summary>
+/// The per-client atomic steps of <see cref="RedisSessionStore"/>. Each touches only keys of one client
+/// (KEYS: owner, log, groups: one hash slot). Integers go out through <c>%.0f</c> because Lua's default number
+/// format would turn a 16-digit epoch into exponent notation.
+/// </summary>
+internal static class SessionScripts
+{
+    /// <summary>
+    /// ARGV: presented token hash (may be empty), new token hash, server, now (ms).
+    /// Returns {0} refused, {1, epoch, 0, ''} created, {2, epoch, seq, previousServer} resumed.
+    /// The epoch is the larger of the stored one plus one and Redis's clock in microseconds, so it grows on every
+    /// claim and a claim made after the data was lost still beats every claim made before.
+    /// </summary>
+    public static readonly RedisScript Claim = new("""
+        local t = redis.call('TIME')
+        local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local stored = redis.call('HGET', KEYS[1], 'tokenHash')
+        if stored then
+          local presented = ARGV[1]
+          if #presented ~= #stored then return {0} end
+          local diff = 0
+          for i = 1, #stored do
+            diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(presented, i)))
+          end
+          if diff ~= 0 then return {0} end
+          local previous = redis.call('HGET', KEYS[1], 'server')
+          local epoch = math.max(tonumber(redis.call('HGET', KEYS[1], 'epoch')) + 1, clock)
+          redis.call('HSET', KEYS[1], 'server', ARGV[3], 'epoch', string.format('%.0f', epoch), 'connectedAt', ARGV[4])
+          redis.call('PERSIST', KEYS[1])
+          redis.call('PERSIST', KEYS[2])
+          redis.call('PERSIST', KEYS[3])
+          return {2, epoch, tonumber(redis.call('HGET', KEYS[1], 'seq')), previous}
+        end
+        redis.call('DEL', KEYS[2], KEYS[3])
+        redis.call('HSET', KEYS[1], 'server', ARGV[3], 'epoch', string.format('%.0f', clock), 'connectedAt', ARGV[4],
+          'tokenHash', ARGV[2], 'seq', 0)
+        return {1, clock, 0, ''}
+        """);
+
+    /// <summary>ARGV: epoch, session TTL (ms). Returns 1 when released; 0 when a newer claim (or nothing) owns it.</summary>
+    public static readonly RedisScript Release = new("""
+        if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+        if redis.call('HGET', KEYS[1], 'server') == '' then return 0 end
+        redis.call('HSET', KEYS[1], 'server', '')
+        for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+        return 1
+        """);
+
+    /// <summary>
+    /// ARGV: from, group (empty for a direct send), data, now (ms), log length.
+    /// Returns {0} unknown (or no longer in that group), {1, seq} disconnected, {2, seq, server, epoch} connected.
+    /// </summary>
+    public static readonly RedisScript Append = new("""
+        local server = redis.call('HGET', KEYS[1], 'server')
+        if not server then return {0} end
+        if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {0} end
+        local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+        local id = string.format('%.0f', seq) .. '-0'
+        if ARGV[2] == '' then
+          redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], id, 'f', ARGV[1], 'd', ARGV[3], 't', ARGV[4])
+        else
+          redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], id, 'f', ARGV[1], 'd', ARGV[3], 't', ARGV[4], 'g', ARGV[2])
+        end
+        if server == '' then
+          local ttl = redis.call('PTTL', KEYS[1])
+          if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+          return {1, seq}
+        end
+        return {2, seq, server, tonumber(redis.call('HGET', KEYS[1], 'epoch'))}
+        """);
+
+    /// <summary>ARGV: first stream id to read. Returns {seq, epoch, entries} or {0, 0, {}} when unknown.</summary>
+    public static readonly RedisScript Read = new("""
+        local meta = redis.call('HMGET', KEYS[1], 'seq', 'epoch')
+        if not meta[1] then return {0, 0, {}} end
+        return {tonumber(meta[1]), tonumber(meta[2]), redis.call('XRANGE', KEYS[2], ARGV[1], '+')}
+        """);
+
+    /// <summary>ARGV: group. Adds it to a known client's groups (with the session's TTL if disconnected); 1 when added.</summary>
+    public static readonly RedisScript Join = new("""
+        local server = redis.call('HGET', KEYS[1], 'server')
+        if not server then return 0 end
+        redis.call('SADD', KEYS[3], ARGV[1])
+        if server == '' then
+          local ttl = redis.call('PTTL', KEYS[1])
+          if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+        end
+        return 1
+        """);
+
+    /// <summary>
+    /// ARGV: server, epoch, token hash, now (ms). After Redis came back: 1 kept (this claim still owns the id),
+    /// 2 restored (the entry was lost and is written again; its log is gone), 0 lost (a newer claim owns it).
+    /// </summary>
+    public static readonly RedisScript Reassert = new("""
+        local stored = redis.call('HGET', KEYS[1], 'epoch')
+        if not stored then
+          redis.call('DEL', KEYS[2], KEYS[3])
+          redis.call('HSET', KEYS[1], 'server', ARGV[1], 'epoch', ARGV[2], 'connectedAt', ARGV[4], 'tokenHash', ARGV[3], 'seq', 0)
+          return 2
+        end
+        if tonumber(stored) > tonumber(ARGV[2]) then return 0 end
+        redis.call('HSET', KEYS[1], 'server', ARGV[1], 'epoch', ARGV[2])
+        redis.call('PERSIST', KEYS[1])
+        redis.call('PERSIST', KEYS[2])
+        redis.call('PERSIST', KEYS[3])
+        return 1
+        """);
+}

@@ -1,0 +1,146 @@
+using System.Text;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Sessions;
+using ServerlessWs.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace ServerlessWs.Core.Tests.Sessions;
+
+/// <summary>The Redis store on a real redis-server: the shared contract, plus what only Redis can show.</summary>
+public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreContract, IClassFixture<RedisFixture>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly string _prefix = Guid.NewGuid().ToString("N")[..8] + ".";
+
+    protected override ISessionStore CreateStore(WsOptions options) =>
+        new RedisSessionStore(redis.Client, Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System);
+
+    protected override string Id(string name) => _prefix + name;
+
+    [Fact]
+    public async Task KeysUseTheDesignsSchemaWithOneHashTagPerClient()
+    {
+        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await Store.AppendAsync(Id("a"), new OutboundMessage("x", null, "1"u8.ToArray()), None);
+        await Store.JoinAsync(Id("a"), "g", None);
+
+        var db = redis.Client.GetDatabase();
+        var owner = await db.HashGetAllAsync($"ws:{{c:{Id("a")}}}:owner");
+        Assert.Equal("s1", owner.Single(e => e.Name == "server").Value);
+        Assert.Equal(claim.Epoch, (long)owner.Single(e => e.Name == "epoch").Value);
+        Assert.Equal(1, (long)owner.Single(e => e.Name == "seq").Value);
+        Assert.Equal(32, ((byte[])owner.Single(e => e.Name == "tokenHash").Value!).Length);
+        Assert.Equal(1, await db.StreamLengthAsync($"ws:{{c:{Id("a")}}}:log"));
+        Assert.True(await db.SetContainsAsync($"ws:{{c:{Id("a")}}}:groups", "g"));
+        Assert.True(await db.SetContainsAsync("ws:{g:g}:members", Id("a")));
+    }
+
+    [Fact]
+    public async Task TheTokenIsStoredOnlyAsItsHash()
+    {
+        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+
+        var db = redis.Client.GetDatabase();
+        foreach (var entry in await db.HashGetAllAsync(RedisKeys.Owner(Id("a"))))
+        {
+            Assert.DoesNotContain(claim.ResumeToken, Encoding.Latin1.GetString((byte[])entry.Value!), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(ResumeTokens.Hash(claim.ResumeToken), (byte[])(await db.HashGetAsync(RedisKeys.Owner(Id("a")), "tokenHash"))!);
+    }
+
+    [Fact]
+    public async Task AReleaseSetsTheSessionTtlOnEveryKeyOfTheClientAndAResumeClearsIt()
+    {
+        var store = CreateStore(new WsOptions { SessionTtlSeconds = 120 });
+        var claim = await store.ClaimAsync(Id("a"), null, "s1", None);
+        await store.AppendAsync(Id("a"), new OutboundMessage("x", null, "1"u8.ToArray()), None);
+        await store.JoinAsync(Id("a"), "g", None);
+
+        await store.ReleaseAsync(Id("a"), claim.Epoch, None);
+
+        var db = redis.Client.GetDatabase();
+        foreach (var key in new[] { RedisKeys.Owner(Id("a")), RedisKeys.Log(Id("a")), RedisKeys.ClientGroups(Id("a")) })
+        {
+            Assert.InRange((await db.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(120));
+        }
+
+        await store.ClaimAsync(Id("a"), claim.ResumeToken, "s2", None);
+        Assert.Null(await db.KeyTimeToLiveAsync(RedisKeys.Owner(Id("a"))));
+        Assert.Null(await db.KeyTimeToLiveAsync(RedisKeys.Log(Id("a"))));
+    }
+
+    [Fact]
+    public async Task AfterTheTtlTheSessionIsGoneAndAGroupSendNoLongerCountsIt()
+    {
+        var store = CreateStore(new WsOptions { SessionTtlSeconds = 1 });
+        var claim = await store.ClaimAsync(Id("a"), null, "s1", None);
+        await store.JoinAsync(Id("a"), "g2", None);
+        await store.ReleaseAsync(Id("a"), claim.Epoch, None);
+
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+
+        Assert.Null(await store.GetSessionAsync(Id("a"), None));
+        var fresh = await store.ClaimAsync(Id("a"), claim.ResumeToken, "s1", None);
+        Assert.Equal(ClaimStatus.Created, fresh.Status);
+        // The group's index still names the id, but its new session is not in that group.
+        Assert.Equal(RecipientState.Unknown, (await store.AppendAsync(Id("a"), new OutboundMessage("x", "g2", "1"u8.ToArray()), None)).State);
+    }
+
+    [Fact]
+    public async Task ClaimsTakeoversAndReleasesAreRecordedAsEvents()
+    {
+        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, "s2", None);
+        await Store.ReleaseAsync(Id("a"), second.Epoch, None);
+
+        var db = redis.Client.GetDatabase();
+        await db.PingAsync();
+        var events = (await db.StreamRangeAsync(RedisKeys.Events))
+            .Where(e => e["clientId"] == Id("a"))
+            .Select(e => ((string?)e["type"], (string?)e["server"], (long)e["epoch"]))
+            .ToArray();
+
+        Assert.Equal(
+            [("claimed", "s1", first.Epoch), ("takeover", "s2", second.Epoch), ("released", "", second.Epoch)],
+            events);
+    }
+
+    [Fact]
+    public async Task AfterDataLossReassertRestoresTheClaimAndANewerClaimBeatsIt()
+    {
+        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var db = redis.Client.GetDatabase();
+        await db.KeyDeleteAsync(RedisKeys.Owner(Id("a")));
+
+        Assert.Equal(ReassertOutcome.Restored, await Store.ReassertAsync(Id("a"), "s1", claim.Epoch, claim.TokenHash, None));
+        Assert.Equal(ReassertOutcome.Kept, await Store.ReassertAsync(Id("a"), "s1", claim.Epoch, claim.TokenHash, None));
+        // The restored entry still knows the token.
+        var resumed = await Store.ClaimAsync(Id("a"), claim.ResumeToken, "s2", None);
+        Assert.Equal(ClaimStatus.Resumed, resumed.Status);
+        Assert.Equal(ReassertOutcome.Lost, await Store.ReassertAsync(Id("a"), "s1", claim.Epoch, claim.TokenHash, None));
+    }
+
+    [Fact]
+    public async Task EpochsComeFromRedisClockSoAClaimAfterDataLossBeatsEveryEarlierOne()
+    {
+        var before = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await redis.Client.GetDatabase().KeyDeleteAsync(RedisKeys.Owner(Id("a")));
+
+        var after = await Store.ClaimAsync(Id("a"), null, "s2", None);
+
+        Assert.True(after.Epoch > before.Epoch);
+        Assert.Equal(ReassertOutcome.Lost, await Store.ReassertAsync(Id("a"), "s1", before.Epoch, before.TokenHash, None));
+    }
+
+    [Fact]
+    public async Task ScriptsRunBySha()
+    {
+        await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var server = redis.Client.GetServers().Single();
+        var info = (await server.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
+
+        Assert.Contains("cmdstat_evalsha", info.Keys);
+    }
+}
