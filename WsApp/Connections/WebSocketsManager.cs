@@ -288,16 +288,36 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
     }
 
-    /// <summary>Puts the connection in the local map; of two sockets for one id, the newer epoch stays.</summary>
+    /// <summary>
+    /// Puts the connection in the local map. Of two sockets for one id the newer epoch stays and the other is closed
+    /// with 4000 here, whichever order they arrive in: the kick for the older one may come after the newer one has
+    /// taken its place in the map, and would then find nothing to close.
+    /// </summary>
     private void Register(ClientConnection connection)
     {
-        var current = _connections.AddOrUpdate(
-            connection.ClientId,
-            connection,
-            (_, existing) => existing.Epoch < connection.Epoch ? connection : existing);
-        if (current != connection)
+        while (true)
         {
-            connection.RequestClose(CloseCodes.TakenOver, "taken over");
+            if (_connections.TryAdd(connection.ClientId, connection))
+            {
+                return;
+            }
+
+            if (!_connections.TryGetValue(connection.ClientId, out var existing))
+            {
+                continue;
+            }
+
+            if (existing.Epoch > connection.Epoch)
+            {
+                connection.RequestClose(CloseCodes.TakenOver, "taken over");
+                return;
+            }
+
+            if (_connections.TryUpdate(connection.ClientId, connection, existing))
+            {
+                existing.RequestClose(CloseCodes.TakenOver, "taken over");
+                return;
+            }
         }
     }
 

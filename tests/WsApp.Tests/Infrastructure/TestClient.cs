@@ -25,6 +25,9 @@ public sealed class TestClient : IAsyncDisposable
 
     public ClientWebSocket Socket { get; }
 
+    /// <summary>Whether the server closed (or broke) this connection.</summary>
+    public bool IsClosed => _closed.Task.IsCompleted;
+
     public JsonElement Welcome { get; private set; }
 
     public string ClientId => Welcome.GetProperty("clientId").GetString()!;

@@ -56,6 +56,9 @@ public sealed class WsNode : IAsyncDisposable
         return new WsNode(app, new Uri(address));
     }
 
+    internal ServerlessWs.App.Connections.WebSocketsManager Manager() =>
+        Services.GetRequiredService<ServerlessWs.App.Connections.WebSocketsManager>();
+
     /// <summary>Stops the host the way the platform does (drain, then server stop).</summary>
     public Task StopAsync() => _app.StopAsync();
 
