@@ -6,7 +6,7 @@ using ServerlessWs.Tests.Infrastructure;
 namespace ServerlessWs.App.Tests;
 
 /// <summary>DESIGN.md invariants 1-3 under concurrency, across two nodes on one real redis-server.</summary>
-public sealed class ClusterRaceTests(RedisFixture redis) : IClassFixture<RedisFixture>
+public abstract class ClusterRaceTests(IRedisEndpoint redis)
 {
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];
 
@@ -20,8 +20,8 @@ public sealed class ClusterRaceTests(RedisFixture redis) : IClassFixture<RedisFi
     {
         const int ids = 200;
         const int rounds = 3;
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}");
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}");
         var nodes = new[] { a, b };
         var tokens = new string[ids];
         var sockets = new List<(int Id, WsNode Node, TestClient Client)>();
@@ -70,8 +70,8 @@ public sealed class ClusterRaceTests(RedisFixture redis) : IClassFixture<RedisFi
     {
         const int total = 10_000;
         (string, object)[] settings = [("Ws:FramesPerSecond", 1_000_000), ("Ws:LogMaxMessages", 20_000), ("Ws:SendQueueLimit", 20_000)];
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}", settings);
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}", settings);
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}", settings);
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}", settings);
         await using var sender = await TestClient.ConnectAsync(a, $"clientId={Id("sender")}");
         await using var first = await TestClient.ConnectAsync(b, $"clientId={Id("recipient")}");
 
@@ -122,3 +122,9 @@ public sealed class ClusterRaceTests(RedisFixture redis) : IClassFixture<RedisFi
 
     private string Id(string name) => $"{_run}-{name}";
 }
+
+/// <summary>On one redis-server.</summary>
+public sealed class ClusterRaceTestsOnRedis(RedisFixture redis) : ClusterRaceTests(redis), IClassFixture<RedisFixture>;
+
+/// <summary>On a 3-master Redis Cluster: hash tags keep every script in one slot; inboxes use sharded pub/sub.</summary>
+public sealed class ClusterRaceTestsOnRedisCluster(RedisClusterFixture redis) : ClusterRaceTests(redis), IClassFixture<RedisClusterFixture>;

@@ -2,19 +2,20 @@ using System.Net.WebSockets;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace ServerlessWs.App.Tests;
 
 /// <summary>Several WsApp nodes on one real redis-server behave as one service (PROTOCOL.md §4, §5).</summary>
-public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixture>
+public abstract class ClusterTests(IRedisEndpoint redis)
 {
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];
 
     [Fact]
     public async Task ASendReachesARecipientOnAnotherNode()
     {
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}");
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}");
         await using var alice = await TestClient.ConnectAsync(a, $"clientId=alice-{_run}");
         await using var bob = await TestClient.ConnectAsync(b, $"clientId=bob-{_run}");
 
@@ -28,8 +29,8 @@ public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     [Fact]
     public async Task AGroupSendReachesMembersOnEveryNode()
     {
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}");
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}");
         var group = $"room-{_run}";
         await using var alice = await TestClient.ConnectAsync(a, $"clientId=alice-{_run}");
         await using var bob = await TestClient.ConnectAsync(b, $"clientId=bob-{_run}");
@@ -55,8 +56,8 @@ public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     [Fact]
     public async Task AResumeOnAnotherNodeReplaysWhatWasMissedInOrder()
     {
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}");
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}");
         await using var sender = await TestClient.ConnectAsync(a, $"clientId=sender-{_run}");
         var alice = await TestClient.ConnectAsync(a, $"clientId=alice-{_run}");
         await sender.SendAsync(Frames.Send($"alice-{_run}", "1"));
@@ -85,8 +86,8 @@ public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     [Fact]
     public async Task ATakeoverOnAnotherNodeClosesTheOldSocketWith4000AndRedisNamesTheNewNode()
     {
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}");
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}");
         await using var old = await TestClient.ConnectAsync(a, $"clientId=alice-{_run}");
 
         await using var taken = await TestClient.ConnectAsync(b, $"clientId=alice-{_run}&resumeToken={old.ResumeToken}");
@@ -100,8 +101,8 @@ public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     [Fact]
     public async Task AKnownIdConnectedOnOneNodeIsRefusedWith401OnAnotherWithoutItsToken()
     {
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.Server, $"b-{_run}");
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}");
         await using var owner = await TestClient.ConnectAsync(a, $"clientId=alice-{_run}");
 
         Assert.Equal(401, await TestClient.ConnectStatusAsync(b, $"clientId=alice-{_run}&resumeToken=guess"));
@@ -112,7 +113,7 @@ public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixtur
     public async Task EachNodeKeepsALeaseAndDropsItOnAGracefulStop()
     {
         var db = redis.Client.GetDatabase();
-        await using var a = await WsNode.StartOnRedisAsync(redis.Server, $"a-{_run}", ("Ws:LeaseSeconds", 15));
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}", ("Ws:LeaseSeconds", 15));
 
         await Eventually.TrueAsync(async () => await db.KeyExistsAsync(RedisKeys.Lease(a.ServerId)));
         Assert.InRange((await db.KeyTimeToLiveAsync(RedisKeys.Lease(a.ServerId)))!.Value, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15));
@@ -122,5 +123,29 @@ public sealed class ClusterTests(RedisFixture redis) : IClassFixture<RedisFixtur
 
         Assert.False(await db.KeyExistsAsync(RedisKeys.Lease(a.ServerId)));
         Assert.Null(await db.SortedSetScoreAsync(RedisKeys.Servers, a.ServerId));
+    }
+}
+
+/// <summary>On one redis-server.</summary>
+public sealed class ClusterTestsOnRedis(RedisFixture redis) : ClusterTests(redis), IClassFixture<RedisFixture>;
+
+/// <summary>On a 3-master Redis Cluster: hash tags keep every script in one slot; inboxes use sharded pub/sub.</summary>
+public sealed class ClusterTestsOnRedisCluster(RedisClusterFixture redis) : ClusterTests(redis), IClassFixture<RedisClusterFixture>
+{
+    [Fact]
+    public async Task InboxesAreShardedChannelsServedByOneShard()
+    {
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"sharded-{Guid.NewGuid():N}");
+        var channel = $"ws:{{s:{a.ServerId}}}:inbox";
+
+        var sharded = 0L;
+        var classic = 0L;
+        foreach (var server in redis.Client.GetServers())
+        {
+            sharded += (long)((RedisResult[])(await server.ExecuteAsync("PUBSUB", "SHARDNUMSUB", channel))!)[1];
+            classic += (long)((RedisResult[])(await server.ExecuteAsync("PUBSUB", "NUMSUB", channel))!)[1];
+        }
+
+        Assert.Equal((1L, 0L), (sharded, classic));
     }
 }

@@ -30,10 +30,14 @@ public sealed class WsNode : IAsyncDisposable
         new($"ws://{BaseUri.Authority}/ws{(query.Length > 0 ? "?" + query : string.Empty)}");
 
     /// <summary>A node of a cluster on <paramref name="redis"/>, with its own server id.</summary>
-    public static Task<WsNode> StartOnRedisAsync(RedisServer redis, string serverId, params (string Key, object Value)[] settings)
+    public static Task<WsNode> StartOnRedisAsync(RedisServer redis, string serverId, params (string Key, object Value)[] settings) =>
+        StartOnRedisAsync(redis.ConnectionString, serverId, settings);
+
+    /// <summary>A node of a cluster on the Redis at <paramref name="redisConnectionString"/>, with its own server id.</summary>
+    public static Task<WsNode> StartOnRedisAsync(string redisConnectionString, string serverId, params (string Key, object Value)[] settings)
     {
         var all = Settings.Of(settings);
-        all["Redis:ConnectionString"] = redis.ConnectionString;
+        all["Redis:ConnectionString"] = redisConnectionString;
         all["Ws:ServerId"] = serverId;
         return StartAsync(all);
     }
