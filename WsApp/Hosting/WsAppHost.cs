@@ -1,3 +1,5 @@
+using Azure.Core;
+using Azure.Identity;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -81,11 +83,25 @@ public static class WsAppHost
             .Bind(builder.Configuration.GetSection(RedisOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        // In Azure, DefaultAzureCredential finds the app's user-assigned identity through AZURE_CLIENT_ID.
+        services.TryAddSingleton<TokenCredential>(_ => new DefaultAzureCredential());
+        services.AddSingleton<EntraIdRedisAuth>();
         services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             var serverId = sp.GetRequiredService<IOptions<WsOptions>>().Value.ServerId;
-            return ConnectionMultiplexer.Connect(RedisConnection.CreateConfiguration(options, serverId));
+            var configuration = RedisConnection.CreateConfiguration(options, serverId);
+            if (!options.UseEntraId)
+            {
+                return ConnectionMultiplexer.Connect(configuration);
+            }
+
+            // Once, at start-up: the first token is needed before the first connection.
+            var auth = sp.GetRequiredService<EntraIdRedisAuth>();
+            auth.ConfigureAsync(configuration, CancellationToken.None).GetAwaiter().GetResult();
+            var redis = ConnectionMultiplexer.Connect(configuration);
+            auth.Start(redis, configuration);
+            return redis;
         });
         services.AddSingleton<ISessionStore, RedisSessionStore>();
         services.AddSingleton<INodeBus, RedisNodeBus>();

@@ -44,7 +44,10 @@ public sealed class WsNode : IAsyncDisposable
 
     public string ServerId => Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerlessWs.Core.Options.WsOptions>>().Value.ServerId;
 
-    public static async Task<WsNode> StartAsync(IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    public static async Task<WsNode> StartAsync(
+        IDictionary<string, string?>? settings = null,
+        TimeProvider? time = null,
+        Action<IServiceCollection>? services = null)
     {
         var app = WsAppHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
@@ -54,6 +57,8 @@ public sealed class WsNode : IAsyncDisposable
             {
                 builder.Services.AddSingleton(time);
             }
+
+            services?.Invoke(builder.Services);
         });
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();

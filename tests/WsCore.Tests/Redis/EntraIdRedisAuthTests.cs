@@ -1,0 +1,151 @@
+using System.Text.Json;
+using Azure.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using ServerlessWs.Core.Redis;
+using ServerlessWs.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace ServerlessWs.Core.Tests.Redis;
+
+/// <summary>
+/// Entra ID to Redis against a real redis-server whose ACL user is the identity's object id and whose password is
+/// the current token, rotated by a test credential; unauthenticated access is off.
+/// </summary>
+public sealed class EntraIdRedisAuthTests : IAsyncLifetime
+{
+    private const string ObjectId = "5f0c2a9e-7d1b-4c3e-9a8f-0123456789ab";
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private RedisServer _redis = null!;
+    private ConnectionMultiplexer _admin = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        using (var setup = await _redis.ConnectAsync())
+        {
+            var server = setup.GetServers().Single();
+            await server.ExecuteAsync("ACL", "SETUSER", "admin", "on", ">admin-pw", "~*", "&*", "+@all");
+            await server.ExecuteAsync("ACL", "SETUSER", "default", "off");
+        }
+
+        _admin = await ConnectionMultiplexer.ConnectAsync($"{_redis.ConnectionString},user=admin,password=admin-pw,allowAdmin=true");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _admin.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public void TheUserIsTheTokensObjectId()
+    {
+        Assert.Equal(ObjectId, EntraIdRedisAuth.ObjectId(Jwt(ObjectId, "x")));
+        Assert.Throws<FormatException>(() => EntraIdRedisAuth.ObjectId("not-a-jwt"));
+        Assert.Throws<FormatException>(() => EntraIdRedisAuth.ObjectId(Jwt(oid: null, "y")));
+    }
+
+    [Fact]
+    public async Task ItConnectsAsTheIdentityAndRotatesTheTokenBeforeItExpires()
+    {
+        var credential = new RotatingCredential(_time, TimeSpan.FromMinutes(10));
+        await AllowAsync(RotatingCredential.Peek(0));
+        await using var auth = new EntraIdRedisAuth(credential, _time, NullLogger<EntraIdRedisAuth>.Instance);
+        var configuration = RedisConnection.CreateConfiguration(new RedisOptions { ConnectionString = _redis.ConnectionString, UseEntraId = true }, "test");
+
+        await auth.ConfigureAsync(configuration, CancellationToken.None);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        auth.Start(redis, configuration);
+
+        Assert.Equal(ObjectId, configuration.User);
+        Assert.True(await redis.GetDatabase().StringSetAsync("k", "v"));
+        var authsBefore = await AuthCallsAsync();
+
+        // The next token is accepted from now on; the clock passes the refresh point of the first one.
+        await AllowAsync(RotatingCredential.Peek(1));
+        _time.Advance(TimeSpan.FromMinutes(6));
+        await Eventually(async () => credential.Issued == 2 && await AuthCallsAsync() > authsBefore);
+        Assert.Equal(RotatingCredential.Peek(1), configuration.Password);
+
+        // The first token is revoked and every connection is cut: the reconnect must use the new token.
+        await _admin.GetServers().Single().ExecuteAsync("ACL", "SETUSER", ObjectId, "<" + RotatingCredential.Peek(0));
+        await _admin.GetServers().Single().ExecuteAsync("CLIENT", "KILL", "USER", ObjectId);
+        await Eventually(async () =>
+        {
+            try
+            {
+                return (string?)await redis.GetDatabase().StringGetAsync("k") == "v";
+            }
+            catch (RedisException)
+            {
+                return false;
+            }
+        });
+    }
+
+    [Fact]
+    public async Task WithARevokedTokenAndNoRefreshTheReconnectIsRefused()
+    {
+        // The control for the test above: without the rotation, cutting the connections locks the client out.
+        var credential = new RotatingCredential(_time, TimeSpan.FromHours(1));
+        await AllowAsync(RotatingCredential.Peek(0));
+        await using var auth = new EntraIdRedisAuth(credential, _time, NullLogger<EntraIdRedisAuth>.Instance);
+        var configuration = RedisConnection.CreateConfiguration(new RedisOptions { ConnectionString = _redis.ConnectionString, CommandTimeoutMilliseconds = 500 }, "test");
+        await auth.ConfigureAsync(configuration, CancellationToken.None);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+
+        await _admin.GetServers().Single().ExecuteAsync("ACL", "SETUSER", ObjectId, "resetpass");
+        await _admin.GetServers().Single().ExecuteAsync("CLIENT", "KILL", "USER", ObjectId);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        await Assert.ThrowsAnyAsync<RedisException>(() => redis.GetDatabase().StringGetAsync("k"));
+    }
+
+    private async Task AllowAsync(string token) =>
+        await _admin.GetServers().Single().ExecuteAsync("ACL", "SETUSER", ObjectId, "on", ">" + token, "~*", "&*", "+@all");
+
+    private async Task<long> AuthCallsAsync()
+    {
+        var stats = (await _admin.GetServers().Single().InfoAsync("commandstats")).SelectMany(g => g);
+        var auth = stats.FirstOrDefault(p => p.Key == "cmdstat_auth").Value ?? "calls=0";
+        return long.Parse(auth.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
+            await Task.Delay(50);
+        }
+    }
+
+    private static string Jwt(string? oid, string nonce)
+    {
+        static string Part(object value) => Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(value)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        object claims = oid is null ? new { nonce } : new { oid, nonce };
+        return $"{Part(new { alg = "none", typ = "JWT" })}.{Part(claims)}.sig";
+    }
+
+    /// <summary>Hands out a new JWT for the same identity on every call, each valid for <paramref name="lifetime"/>.</summary>
+    private sealed class RotatingCredential(TimeProvider time, TimeSpan lifetime) : TokenCredential
+    {
+        private int _issued;
+
+        public int Issued => Volatile.Read(ref _issued);
+
+        public static string Peek(int index) => Jwt(ObjectId, $"token-{index}");
+
+        public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken)
+        {
+            Assert.Equal([EntraIdRedisAuth.Scope], requestContext.Scopes);
+            var index = Interlocked.Increment(ref _issued) - 1;
+            return ValueTask.FromResult(new AccessToken(Peek(index), time.GetUtcNow() + lifetime));
+        }
+
+        public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken) =>
+            GetTokenAsync(requestContext, cancellationToken).AsTask().GetAwaiter().GetResult();
+    }
+}
