@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of ServerlessWs: installs what the tests need when it is missing, then builds with warnings as
-# errors and runs `dotnet test`. Ends with one "N passed, N failed" line over all test projects.
+# Runs every test of ServerlessWs: installs what the tests need when it is missing, then builds (warnings are
+# errors in every project) and runs `dotnet test`. Ends with one "N passed, N failed" line over all test projects.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,7 +11,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 fi
 
-dotnet build ServerlessWs.sln -c Release -warnaserror --nologo -v quiet
+# Our projects treat warnings as errors (Directory.Build.props); a global -warnaserror would also hit the
+# extensions project the Functions SDK generates, whose NuGet warnings (NU1603) are not ours to fix.
+dotnet build ServerlessWs.sln -c Release --nologo -v quiet
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
