@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Routing;
 using StackExchange.Redis;
 
 namespace ServerlessWs.App.Cluster;
@@ -12,6 +13,7 @@ namespace ServerlessWs.App.Cluster;
 /// </summary>
 internal sealed partial class ServerLease(
     IConnectionMultiplexer redis,
+    MessageRouter router,
     IOptions<WsOptions> options,
     TimeProvider time,
     ILogger<ServerLease> logger) : BackgroundService
@@ -49,6 +51,7 @@ internal sealed partial class ServerLease(
 
     private async Task RenewAsync()
     {
+        var routed = 0L;
         try
         {
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -56,12 +59,16 @@ internal sealed partial class ServerLease(
             var batch = db.CreateBatch();
             var lease = batch.StringSetAsync(RedisKeys.Lease(_options.ServerId), now, TimeSpan.FromSeconds(_options.LeaseSeconds));
             var index = batch.SortedSetAddAsync(RedisKeys.Servers, _options.ServerId, now);
+            // This node's share of the shared counter, added with each renewal rather than one write per message.
+            routed = router.TakeAppendedCount();
+            var stats = batch.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, routed);
             batch.Execute();
-            await Task.WhenAll(lease, index);
+            await Task.WhenAll(lease, index, stats);
             LastRenewedTimestamp = time.GetTimestamp();
         }
         catch (RedisException e)
         {
+            router.ReturnAppendedCount(routed);
             LeaseFailed(logger, _options.ServerId, e);
         }
     }

@@ -52,7 +52,8 @@ public static class ServerlessWsServices
         services.TryAddSingleton<TokenCredential>(_ => new DefaultAzureCredential());
         services.AddSingleton<EntraIdRedisAuth>();
         services.AddSingleton<IConnectionMultiplexer>(ConnectRedis);
-        services.AddSingleton<ISessionStore, RedisSessionStore>();
+        services.AddSingleton<RedisSessionStore>();
+        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<RedisSessionStore>());
         services.AddSingleton<INodeBus, RedisNodeBus>();
         return true;
     }

@@ -25,8 +25,15 @@ public static class RedisKeys
     /// <summary>String with a TTL of <c>Ws:LeaseSeconds</c>: the server is alive while it exists. Slot of <c>{s:id}</c>.</summary>
     public static RedisKey Lease(string serverId) => $"ws:{{s:{serverId}}}:lease";
 
-    /// <summary>Set of the ids a server owns, kept by the reconciler (may lag). Slot of <c>{s:id}</c>.</summary>
+    /// <summary>
+    /// The ids a server owns, kept by the reconciler (may lag). A sorted set with every score 0 (DESIGN.md says
+    /// set): ordered by id, so the admin list can page with the last id as its cursor and return each id once
+    /// while others come and go. Slot of <c>{s:id}</c>.
+    /// </summary>
     public static RedisKey ServerClients(string serverId) => $"ws:{{s:{serverId}}}:clients";
+
+    /// <summary>Sorted set (scores 0) of every connected client id, kept by the reconciler: the admin list and broadcast walk it.</summary>
+    public static readonly RedisKey Clients = "ws:clients";
 
     /// <summary>Sorted set serverId → last lease renewal (Unix ms): how cleanup finds dead servers.</summary>
     public static readonly RedisKey Servers = "ws:servers";
@@ -34,7 +41,13 @@ public static class RedisKeys
     /// <summary>Stream of <c>claimed</c>, <c>released</c>, <c>takeover</c>, <c>server-down</c> events for the reconciler.</summary>
     public static readonly RedisKey Events = "ws:events";
 
-    /// <summary>Hash of counters for the admin API and the dashboard.</summary>
+    /// <summary>Stream of events the reconciler gave up on after its retries, with the reason.</summary>
+    public static readonly RedisKey DeadLetters = "ws:events:dead";
+
+    /// <summary>Marker (TTL one day) that the reconciler counted an event; makes a redelivered event count once.</summary>
+    public static RedisKey Reconciled(string eventId) => $"ws:reconciled:{eventId}";
+
+    /// <summary>Hash of counters for the admin API and the dashboard (fields in <see cref="StatsFields"/>).</summary>
     public static readonly RedisKey Stats = "ws:stats";
 
     /// <summary>
@@ -43,4 +56,17 @@ public static class RedisKeys
     /// </summary>
     public static RedisChannel Inbox(string serverId, bool sharded) =>
         sharded ? RedisChannel.Sharded($"ws:{{s:{serverId}}}:inbox") : RedisChannel.Literal($"ws:{{s:{serverId}}}:inbox");
+}
+
+/// <summary>Fields of <see cref="RedisKeys.Stats"/>.</summary>
+public static class StatsFields
+{
+    /// <summary>Messages appended to a recipient's log (direct, group and admin sends).</summary>
+    public const string MessagesRouted = "messagesRouted";
+
+    /// <summary>Claims that took a live id from another socket.</summary>
+    public const string Takeovers = "takeovers";
+
+    /// <summary>Entries of dead servers released by cleanup.</summary>
+    public const string StaleRemoved = "staleRemoved";
 }

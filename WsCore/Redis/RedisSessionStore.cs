@@ -46,14 +46,26 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     public async ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken)
     {
-        var released = (int)await SessionScripts.Release.EvaluateAsync(
-            Db, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]) == 1;
-        if (released)
+        var server = await SessionScripts.Release.EvaluateAsync(
+            Db, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]);
+        if (server.IsNull)
         {
-            AddEvent("released", clientId, null, epoch, null);
+            return false;
         }
 
-        return released;
+        AddEvent("released", clientId, (string?)server, epoch, null);
+        return true;
+    }
+
+    /// <summary>
+    /// Releases <paramref name="clientId"/> only while <paramref name="serverId"/> still owns it (cleanup of a dead
+    /// server); returns the released epoch, or null when the id is no longer that server's.
+    /// </summary>
+    public async ValueTask<long?> ReleaseIfOwnedByAsync(string clientId, string serverId, CancellationToken cancellationToken)
+    {
+        var epoch = await SessionScripts.ReleaseIfOwnedBy.EvaluateAsync(
+            Db, ClientKeys(clientId), [serverId, _options.SessionTtlSeconds * 1000L]);
+        return epoch.IsNull ? null : (long)epoch;
     }
 
     public async ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken)

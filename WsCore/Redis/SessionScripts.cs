@@ -39,13 +39,28 @@ internal static class SessionScripts
         return {1, clock, 0, ''}
         """);
 
-    /// <summary>ARGV: epoch, session TTL (ms). Returns 1 when released; 0 when a newer claim (or nothing) owns it.</summary>
+    /// <summary>
+    /// ARGV: epoch, session TTL (ms). Returns the server that held the id when released; false when a newer claim
+    /// (or nothing) owns it.
+    /// </summary>
     public static readonly RedisScript Release = new("""
-        if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
-        if redis.call('HGET', KEYS[1], 'server') == '' then return 0 end
+        if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return false end
+        local server = redis.call('HGET', KEYS[1], 'server')
+        if server == '' then return false end
         redis.call('HSET', KEYS[1], 'server', '')
         for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-        return 1
+        return server
+        """);
+
+    /// <summary>
+    /// ARGV: server, session TTL (ms). Cleanup's release of a dead server's entry: only while that server still owns
+    /// it, so a client that reconnected elsewhere is never touched. Returns the released epoch, or false.
+    /// </summary>
+    public static readonly RedisScript ReleaseIfOwnedBy = new("""
+        if redis.call('HGET', KEYS[1], 'server') ~= ARGV[1] then return false end
+        redis.call('HSET', KEYS[1], 'server', '')
+        for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+        return tonumber(redis.call('HGET', KEYS[1], 'epoch'))
         """);
 
     /// <summary>

@@ -18,6 +18,14 @@ public enum SendOutcome
 /// </summary>
 public sealed class MessageRouter(ISessionStore store, INodeBus bus)
 {
+    private long _appended;
+
+    /// <summary>Takes the count of messages appended since the last call (flushed to the shared stats by the host).</summary>
+    public long TakeAppendedCount() => Interlocked.Exchange(ref _appended, 0);
+
+    /// <summary>Gives back a count that could not be flushed, for the next flush.</summary>
+    public void ReturnAppendedCount(long count) => Interlocked.Add(ref _appended, count);
+
     public async ValueTask<SendOutcome> SendAsync(string from, string to, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var outcome = await AppendAndRingAsync(to, new OutboundMessage(from, null, data), cancellationToken);
@@ -54,6 +62,11 @@ public sealed class MessageRouter(ISessionStore store, INodeBus bus)
     private async ValueTask<SendOutcome> AppendAndRingAsync(string to, OutboundMessage message, CancellationToken cancellationToken)
     {
         var appended = await store.AppendAsync(to, message, cancellationToken);
+        if (appended.State != RecipientState.Unknown)
+        {
+            Interlocked.Increment(ref _appended);
+        }
+
         switch (appended.State)
         {
             case RecipientState.Connected:

@@ -1,0 +1,17 @@
+namespace ServerlessWs.Functions.Admin;
+
+/// <summary>A live server: its id, the connections the index gives it, and when its lease runs out.</summary>
+public sealed record ServerView(string Id, long Connections, DateTimeOffset LeaseExpiresAt);
+
+/// <summary>A client as the registry knows it.</summary>
+public sealed record ClientView(string ClientId, string? Server, bool Connected, long Epoch, DateTimeOffset ConnectedAt);
+
+/// <summary>One page of connected clients; pass <see cref="NextCursor"/> back as <c>cursor</c> for the next.</summary>
+public sealed record ClientPage(IReadOnlyList<ClientListItem> Items, string? NextCursor);
+
+public sealed record ClientListItem(string ClientId, string? Server);
+
+/// <summary>The outcome of an admin send: <c>delivered</c> or <c>queued</c> (a broadcast also says how many).</summary>
+public sealed record SendResult(string Status, long? Recipients = null);
+
+public sealed record StatsView(long Servers, long Connections, long MessagesRouted, long Takeovers, long StaleEntriesRemoved);

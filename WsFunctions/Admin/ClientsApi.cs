@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Sessions;
+using StackExchange.Redis;
+
+namespace ServerlessWs.Functions.Admin;
+
+/// <summary>Admin routes on clients: look one up, list them page by page, close one (PROTOCOL.md §6).</summary>
+public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store, INodeBus bus)
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+
+    [Function("GetClient")]
+    public async Task<IActionResult> Get(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "clients/{clientId}")] HttpRequest request,
+        string clientId)
+    {
+        if (!Identifiers.IsValid(clientId))
+        {
+            return Problems.BadRequest("clientId must be 1-128 characters of [A-Za-z0-9._:-].");
+        }
+
+        return await store.GetSessionAsync(clientId, request.HttpContext.RequestAborted) is { } session
+            ? new OkObjectResult(new ClientView(session.ClientId, session.Server, session.Server is not null, session.Epoch, session.ConnectedAt))
+            : Problems.NotFound($"No client '{clientId}'.");
+    }
+
+    /// <summary>
+    /// Connected clients in id order, from the reconciler's index. The cursor is the last id of the previous page,
+    /// so an id connected for the whole walk comes exactly once, whatever connects or leaves meanwhile.
+    /// </summary>
+    [Function("ListClients")]
+    public async Task<IActionResult> List(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "clients")] HttpRequest request)
+    {
+        var server = request.Query["server"].ToString();
+        var cursor = request.Query["cursor"].ToString();
+        var limitText = request.Query["limit"].ToString();
+        if (server.Length > 0 && !Identifiers.IsValid(server))
+        {
+            return Problems.BadRequest("server must be a server id.");
+        }
+
+        if (cursor.Length > 0 && !Identifiers.IsValid(cursor))
+        {
+            return Problems.BadRequest("cursor must be the nextCursor of a previous page.");
+        }
+
+        var limit = DefaultLimit;
+        if (limitText.Length > 0 && (!int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+        {
+            return Problems.BadRequest($"limit must be a whole number from 1 to {MaxLimit}.");
+        }
+
+        var db = redis.GetDatabase();
+        var index = server.Length > 0 ? RedisKeys.ServerClients(server) : RedisKeys.Clients;
+        var ids = await db.SortedSetRangeByValueAsync(
+            index,
+            min: cursor.Length > 0 ? cursor : default(RedisValue),
+            exclude: cursor.Length > 0 ? Exclude.Start : Exclude.None,
+            take: limit + 1);
+        var page = ids.Take(limit).Select(id => (string)id!).ToArray();
+        var owners = await Task.WhenAll(page.Select(id => db.HashGetAsync(RedisKeys.Owner(id), "server")));
+        var items = page.Select((id, i) => new ClientListItem(id, string.IsNullOrEmpty(owners[i]) ? null : (string?)owners[i])).ToArray();
+        return new OkObjectResult(new ClientPage(items, ids.Length > limit ? page[^1] : null));
+    }
+
+    /// <summary>Closes the client's socket with 4001, on whatever node holds it.</summary>
+    [Function("CloseClient")]
+    public async Task<IActionResult> Close(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "clients/{clientId}")] HttpRequest request,
+        string clientId)
+    {
+        if (!Identifiers.IsValid(clientId))
+        {
+            return Problems.BadRequest("clientId must be 1-128 characters of [A-Za-z0-9._:-].");
+        }
+
+        var session = await store.GetSessionAsync(clientId, request.HttpContext.RequestAborted);
+        if (session?.Server is not { } server)
+        {
+            return Problems.NotFound($"Client '{clientId}' is not connected.");
+        }
+
+        await bus.KickAsync(server, clientId, session.Epoch, CloseCodes.ClosedByAdmin, request.HttpContext.RequestAborted);
+        return new AcceptedResult();
+    }
+}

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Routing;
+using StackExchange.Redis;
+
+namespace ServerlessWs.Functions.Admin;
+
+/// <summary>
+/// Admin sends (PROTOCOL.md §6): the body is the JSON <c>data</c>, sent from <c>admin</c> through the same router
+/// as client sends, so it is logged before delivery and replayed on resume like any message.
+/// </summary>
+public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter router, IOptions<WsOptions> options)
+{
+    public const string AdminSender = "admin";
+
+    // Recipients read per page of the connected-clients index during a broadcast.
+    private const int BroadcastPage = 1000;
+
+    [Function("SendToClient")]
+    public async Task<IActionResult> SendToClient(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "clients/{clientId}/messages")] HttpRequest request,
+        string clientId)
+    {
+        if (!Identifiers.IsValid(clientId))
+        {
+            return Problems.BadRequest("clientId must be 1-128 characters of [A-Za-z0-9._:-].");
+        }
+
+        var (data, problem) = await ReadDataAsync(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var outcome = await router.SendAsync(AdminSender, clientId, data, request.HttpContext.RequestAborted);
+        await FlushCountAsync();
+        return outcome == SendOutcome.Unknown
+            ? Problems.NotFound($"No client '{clientId}'.")
+            : new AcceptedResult(location: null, new SendResult(outcome.ToAckStatus()));
+    }
+
+    [Function("SendToGroup")]
+    public async Task<IActionResult> SendToGroup(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "groups/{group}/messages")] HttpRequest request,
+        string group)
+    {
+        if (!Identifiers.IsValid(group))
+        {
+            return Problems.BadRequest("group must be 1-128 characters of [A-Za-z0-9._:-].");
+        }
+
+        var (data, problem) = await ReadDataAsync(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var outcome = await router.SendToGroupAsync(AdminSender, group, data, request.HttpContext.RequestAborted);
+        await FlushCountAsync();
+        return outcome == SendOutcome.Unknown
+            ? Problems.NotFound($"Group '{group}' has no members.")
+            : new AcceptedResult(location: null, new SendResult(outcome.ToAckStatus()));
+    }
+
+    /// <summary>To every connected client (the reconciler's index), each through the router like a direct send.</summary>
+    [Function("Broadcast")]
+    public async Task<IActionResult> Broadcast(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "broadcast")] HttpRequest request)
+    {
+        var (data, problem) = await ReadDataAsync(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var db = redis.GetDatabase();
+        var recipients = 0L;
+        RedisValue after = default;
+        while (true)
+        {
+            var page = await db.SortedSetRangeByValueAsync(RedisKeys.Clients, min: after, exclude: after.IsNull ? Exclude.None : Exclude.Start, take: BroadcastPage);
+            foreach (var id in page)
+            {
+                if (await router.SendAsync(AdminSender, (string)id!, data, request.HttpContext.RequestAborted) != SendOutcome.Unknown)
+                {
+                    recipients++;
+                }
+            }
+
+            if (page.Length < BroadcastPage)
+            {
+                break;
+            }
+
+            after = page[^1];
+        }
+
+        await FlushCountAsync();
+        return new AcceptedResult(location: null, new SendResult(AckStatus.Delivered, recipients));
+    }
+
+    /// <summary>The body as validated JSON of at most <c>Ws:MaxMessageBytes</c>, or the problem to answer with.</summary>
+    private async Task<(byte[] Data, IActionResult? Problem)> ReadDataAsync(HttpRequest request)
+    {
+        var limit = options.Value.MaxMessageBytes;
+        if (request.ContentLength > limit)
+        {
+            return ([], TooLarge(limit));
+        }
+
+        using var body = new MemoryStream();
+        var buffer = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted)) > 0)
+        {
+            body.Write(buffer, 0, read);
+            if (body.Length > limit)
+            {
+                return ([], TooLarge(limit));
+            }
+        }
+
+        var data = body.ToArray();
+        try
+        {
+            using var json = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException)
+        {
+            return ([], Problems.BadRequest("The body must be one JSON value (the message's data)."));
+        }
+
+        return (data, null);
+    }
+
+    private async Task FlushCountAsync() =>
+        await redis.GetDatabase().HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, router.TakeAppendedCount());
+
+    private static ObjectResult TooLarge(int limit) =>
+        Problems.Of(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"The body may be at most {limit} bytes.");
+}

@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Routing;
+using ServerlessWs.Functions.Admin;
+using ServerlessWs.Functions.Cleanup;
+using ServerlessWs.Functions.Reconcile;
+using ServerlessWs.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace ServerlessWs.Functions.Tests;
+
+/// <summary>
+/// The function classes built the way the worker builds them (constructor injection), on a real redis-server,
+/// and called directly, as Microsoft documents for testing isolated-worker functions.
+/// </summary>
+public sealed class FunctionsHarness : IAsyncDisposable
+{
+    private FunctionsHarness(RedisServer redis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile)
+    {
+        Redis = redis;
+        Client = client;
+        var wsOptions = Options.Create(ws);
+        Store = new RedisSessionStore(client, wsOptions, TimeProvider.System);
+        Bus = new RedisNodeBus(client, Options.Create(new RedisOptions()), NullLogger<RedisNodeBus>.Instance);
+        var router = new MessageRouter(Store, Bus);
+        Reconcile = new ReconcileOwnership(client, Bus);
+        Consumer = new EventStreamConsumer(client, Reconcile, Options.Create(reconcile), TimeProvider.System, NullLogger<EventStreamConsumer>.Instance);
+        Cleanup = new CleanupStaleEntries(client, Store, NullLogger<CleanupStaleEntries>.Instance);
+        Clients = new ClientsApi(client, Store, Bus);
+        Messages = new MessagesApi(client, router, wsOptions);
+        Fleet = new FleetApi(client, TimeProvider.System);
+    }
+
+    public RedisServer Redis { get; }
+
+    public ConnectionMultiplexer Client { get; }
+
+    public IDatabase Db => Client.GetDatabase();
+
+    public RedisSessionStore Store { get; }
+
+    public RedisNodeBus Bus { get; }
+
+    public ReconcileOwnership Reconcile { get; }
+
+    public EventStreamConsumer Consumer { get; }
+
+    public CleanupStaleEntries Cleanup { get; }
+
+    public ClientsApi Clients { get; }
+
+    public MessagesApi Messages { get; }
+
+    public FleetApi Fleet { get; }
+
+    public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null)
+    {
+        var redis = await RedisServer.StartAsync();
+        return new FunctionsHarness(redis, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
+    }
+
+    /// <summary>Runs the consumer until ws:events has nothing left for it (bounded).</summary>
+    public async Task ReconcileAllAsync()
+    {
+        for (var i = 0; i < 100 && await Consumer.RunOnceAsync() > 0; i++)
+        {
+        }
+    }
+
+    public static HttpRequest Request(string method, string? body = null, string query = "")
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Method = method;
+        http.Request.QueryString = new QueryString(query);
+        if (body is not null)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(body);
+            http.Request.Body = new MemoryStream(bytes);
+            http.Request.ContentLength = bytes.Length;
+        }
+
+        return http.Request;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
