@@ -34,20 +34,22 @@ public sealed partial class CleanupStaleEntries(IConnectionMultiplexer redis, Re
                 continue;
             }
 
+            var releasedHere = 0;
             foreach (var client in await db.SortedSetRangeByRankAsync(RedisKeys.ServerClients(serverId)))
             {
                 if (await store.ReleaseIfOwnedByAsync((string)client!, serverId, cancellationToken) is not null)
                 {
                     await db.SortedSetRemoveAsync(RedisKeys.Clients, client);
-                    released++;
+                    releasedHere++;
                 }
             }
 
+            released += releasedHere;
             await db.StreamAddAsync(RedisKeys.Events, [new("type", "server-down"), new("server", serverId)]);
             await db.KeyDeleteAsync(RedisKeys.ServerClients(serverId));
             await db.SortedSetRemoveAsync(RedisKeys.Servers, serverId);
             deadServers.Add(serverId);
-            ServerDown(logger, serverId, released);
+            ServerDown(logger, serverId, releasedHere);
         }
 
         if (released > 0)
@@ -74,7 +76,7 @@ public sealed partial class CleanupStaleEntries(IConnectionMultiplexer redis, Re
         return pruned;
     }
 
-    [LoggerMessage(3100, LogLevel.Information, "Server {ServerId} is down (lease expired); {Released} entries released so far")]
+    [LoggerMessage(3100, LogLevel.Information, "Server {ServerId} is down (lease expired); {Released} of its entries released")]
     private static partial void ServerDown(ILogger logger, string serverId, int released);
 }
 

@@ -103,7 +103,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
             .ToArray();
 
         Assert.Equal(
-            [("claimed", "s1", first.Epoch), ("takeover", "s2", second.Epoch), ("released", "", second.Epoch)],
+            [("claimed", "s1", first.Epoch), ("takeover", "s2", second.Epoch), ("released", "s2", second.Epoch)],
             events);
     }
 
