@@ -22,7 +22,7 @@ public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store
     {
         if (!Identifiers.IsValid(clientId))
         {
-            return Problems.BadRequest("clientId must be 1-128 characters of [A-Za-z0-9._:-].");
+            return Problems.InvalidId("clientId");
         }
 
         return await store.GetSessionAsync(clientId, request.HttpContext.RequestAborted) is { } session
@@ -43,7 +43,7 @@ public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store
         var limitText = request.Query["limit"].ToString();
         if (server.Length > 0 && !Identifiers.IsValid(server))
         {
-            return Problems.BadRequest("server must be a server id.");
+            return Problems.InvalidId("server");
         }
 
         if (cursor.Length > 0 && !Identifiers.IsValid(cursor))
@@ -78,7 +78,7 @@ public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store
     {
         if (!Identifiers.IsValid(clientId))
         {
-            return Problems.BadRequest("clientId must be 1-128 characters of [A-Za-z0-9._:-].");
+            return Problems.InvalidId("clientId");
         }
 
         var session = await store.GetSessionAsync(clientId, request.HttpContext.RequestAborted);

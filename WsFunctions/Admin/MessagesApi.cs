@@ -23,50 +23,20 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
     private const int BroadcastPage = 1000;
 
     [Function("SendToClient")]
-    public async Task<IActionResult> SendToClient(
+    public Task<IActionResult> SendToClient(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "clients/{clientId}/messages")] HttpRequest request,
-        string clientId)
-    {
-        if (!Identifiers.IsValid(clientId))
-        {
-            return Problems.BadRequest("clientId must be 1-128 characters of [A-Za-z0-9._:-].");
-        }
-
-        var (data, problem) = await ReadDataAsync(request);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        var outcome = await router.SendAsync(AdminSender, clientId, data, request.HttpContext.RequestAborted);
-        await FlushCountAsync();
-        return outcome == SendOutcome.Unknown
-            ? Problems.NotFound($"No client '{clientId}'.")
-            : new AcceptedResult(location: null, new SendResult(outcome.ToAckStatus()));
-    }
+        string clientId) =>
+        Identifiers.IsValid(clientId)
+            ? SendAsync(request, data => router.SendAsync(AdminSender, clientId, data, request.HttpContext.RequestAborted), $"No client '{clientId}'.")
+            : Task.FromResult<IActionResult>(Problems.InvalidId("clientId"));
 
     [Function("SendToGroup")]
-    public async Task<IActionResult> SendToGroup(
+    public Task<IActionResult> SendToGroup(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "groups/{group}/messages")] HttpRequest request,
-        string group)
-    {
-        if (!Identifiers.IsValid(group))
-        {
-            return Problems.BadRequest("group must be 1-128 characters of [A-Za-z0-9._:-].");
-        }
-
-        var (data, problem) = await ReadDataAsync(request);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        var outcome = await router.SendToGroupAsync(AdminSender, group, data, request.HttpContext.RequestAborted);
-        await FlushCountAsync();
-        return outcome == SendOutcome.Unknown
-            ? Problems.NotFound($"Group '{group}' has no members.")
-            : new AcceptedResult(location: null, new SendResult(outcome.ToAckStatus()));
-    }
+        string group) =>
+        Identifiers.IsValid(group)
+            ? SendAsync(request, data => router.SendToGroupAsync(AdminSender, group, data, request.HttpContext.RequestAborted), $"Group '{group}' has no members.")
+            : Task.FromResult<IActionResult>(Problems.InvalidId("group"));
 
     /// <summary>To every connected client (the reconciler's index), each through the router like a direct send.</summary>
     [Function("Broadcast")]
@@ -103,6 +73,22 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
 
         await FlushCountAsync();
         return new AcceptedResult(location: null, new SendResult(AckStatus.Delivered, recipients));
+    }
+
+    /// <summary>Reads the body as <c>data</c>, sends it, and answers 202 with the outcome, or 404 for <c>unknown</c>.</summary>
+    private async Task<IActionResult> SendAsync(HttpRequest request, Func<byte[], ValueTask<SendOutcome>> send, string notFound)
+    {
+        var (data, problem) = await ReadDataAsync(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var outcome = await send(data);
+        await FlushCountAsync();
+        return outcome == SendOutcome.Unknown
+            ? Problems.NotFound(notFound)
+            : new AcceptedResult(location: null, new SendResult(outcome.ToAckStatus()));
     }
 
     /// <summary>The body as validated JSON of at most <c>Ws:MaxMessageBytes</c>, or the problem to answer with.</summary>

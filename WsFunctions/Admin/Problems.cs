@@ -16,4 +16,7 @@ internal static class Problems
     public static ObjectResult BadRequest(string detail) => Of(StatusCodes.Status400BadRequest, "Bad request", detail);
 
     public static ObjectResult NotFound(string detail) => Of(StatusCodes.Status404NotFound, "Not found", detail);
+
+    /// <summary>A route value or query value that is not a valid client id, group or server id.</summary>
+    public static ObjectResult InvalidId(string name) => BadRequest($"{name} must be 1-128 characters of [A-Za-z0-9._:-].");
 }
