@@ -21,6 +21,7 @@ builder.Services.AddOptions<ReconcileOptions>()
     .ValidateDataAnnotations()
     .ValidateOnStart();
 builder.Services.AddSingleton<ReconcileOwnership>();
+builder.AddServerlessWsTelemetry();
 // Stands in for the Redis stream trigger (see EventStreamConsumer); the app runs always-on, one replica.
 builder.Services.AddHostedService<EventStreamConsumer>();
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Middleware;
 using Microsoft.Extensions.Logging;
+using ServerlessWs.Core.Telemetry;
 using StackExchange.Redis;
 
 namespace ServerlessWs.Functions;
@@ -19,6 +20,7 @@ internal sealed partial class StoreUnavailableMiddleware(ILogger<StoreUnavailabl
         catch (Exception e) when (FindRedisError(e) is { } redisError && context.GetHttpContext() is { } http)
         {
             StoreUnavailable(logger, context.FunctionDefinition.Name, redisError);
+            WsMetrics.RedisErrors.Add(1, new KeyValuePair<string, object?>("operation", context.FunctionDefinition.Name));
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             await http.Response.WriteAsJsonAsync(
                 new ProblemDetails { Status = 503, Title = "Service unavailable", Detail = "The coordination store cannot be reached; retry later." },

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Telemetry;
 using StackExchange.Redis;
 
 namespace ServerlessWs.App.Cluster;
@@ -69,6 +70,7 @@ internal sealed partial class ServerLease(
         catch (RedisException e)
         {
             router.ReturnAppendedCount(routed);
+            WsMetrics.RedisErrors.Add(1, new KeyValuePair<string, object?>("operation", "lease"));
             LeaseFailed(logger, _options.ServerId, e);
         }
     }

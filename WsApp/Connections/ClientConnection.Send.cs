@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Sessions;
@@ -85,7 +86,23 @@ internal sealed partial class ClientConnection
             }
         }
 
+        // A span for the delivery, in the trace of the send that rang (carried by the doorbell).
+        using var activity = StartDeliverySpan(entry);
         await SendEntryAsync(entry, buffer);
+    }
+
+    private Activity? StartDeliverySpan(LogEntry entry)
+    {
+        if (entry.TraceParent is null || !WsMetrics.ActivitySource.HasListeners()
+            || !ActivityContext.TryParse(entry.TraceParent, null, out var sendContext))
+        {
+            return null;
+        }
+
+        var activity = WsMetrics.ActivitySource.StartActivity("ws.deliver", ActivityKind.Consumer, sendContext);
+        activity?.SetTag("ws.client_id", ClientId);
+        activity?.SetTag("ws.seq", entry.Seq);
+        return activity;
     }
 
     /// <summary>The log entries between the last one sent and <paramref name="beforeSeq"/>.</summary>
@@ -99,7 +116,7 @@ internal sealed partial class ClientConnection
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The store is unreachable: the client sees the jump in seq, which is how it knows to resume.
-            ConnectionLog.StoreFailed(_context.Logger, ClientId, e);
+            ConnectionLog.StoreUnavailable(_context.Logger, "read", ClientId, e);
             return [];
         }
     }

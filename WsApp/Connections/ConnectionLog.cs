@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using ServerlessWs.Core.Telemetry;
 
 namespace ServerlessWs.App.Connections;
 
@@ -29,8 +30,15 @@ internal static partial class ConnectionLog
     [LoggerMessage(1007, LogLevel.Information, "Draining {Count} connections over {DrainSeconds} s")]
     public static partial void Draining(ILogger logger, int count, int drainSeconds);
 
-    [LoggerMessage(1008, LogLevel.Warning, "Coordination store call failed for client {ClientId}")]
-    public static partial void StoreFailed(ILogger logger, string clientId, Exception exception);
+    [LoggerMessage(1008, LogLevel.Warning, "Coordination store call {Operation} failed for client {ClientId}")]
+    private static partial void StoreFailed(ILogger logger, string operation, string clientId, Exception exception);
+
+    /// <summary>Logs a failed call to the store and counts it in <c>ws.redis.errors</c>.</summary>
+    public static void StoreUnavailable(ILogger logger, string operation, string clientId, Exception exception)
+    {
+        StoreFailed(logger, operation, clientId, exception);
+        WsMetrics.RedisErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+    }
 
     [LoggerMessage(1009, LogLevel.Information, "WebSocket node {ServerId} started")]
     public static partial void Started(ILogger logger, string serverId);

@@ -142,7 +142,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            ConnectionLog.StoreFailed(_logger, clientId, e);
+            ConnectionLog.StoreUnavailable(_logger, "claim", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return;
         }
@@ -185,7 +185,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     {
         var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
         Register(connection);
-        WsMetrics.Connections.Add(1);
+        var serverTag = new KeyValuePair<string, object?>("server", ServerId);
+        WsMetrics.Connections.Add(1, serverTag);
         try
         {
             // Registered before the log is read: an append after this point rings this connection, one before it
@@ -200,7 +201,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Without the log there is no honest welcome; the client reconnects and resumes, as after a drain.
-                ConnectionLog.StoreFailed(_logger, clientId, e);
+                ConnectionLog.StoreUnavailable(_logger, "read", clientId, e);
                 connection.RequestClose(CloseCodes.Draining, "store unavailable");
                 await connection.RunAsync(default, [], 0, sendWelcome: false);
                 return;
@@ -230,7 +231,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         finally
         {
             _connections.TryRemove(KeyValuePair.Create(clientId, connection));
-            WsMetrics.Connections.Add(-1);
+            WsMetrics.Connections.Add(-1, serverTag);
             WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
             ConnectionLog.Disconnected(_logger, clientId, connection.EndReason);
             // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
@@ -248,7 +249,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            ConnectionLog.StoreFailed(_logger, clientId, e);
+            ConnectionLog.StoreUnavailable(_logger, "release", clientId, e);
             _pendingReleases[clientId] = epoch;
         }
     }
@@ -277,7 +278,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Still unreachable: the next restore event tries again.
-                ConnectionLog.StoreFailed(_logger, connection.ClientId, e);
+                ConnectionLog.StoreUnavailable(_logger, "reassert", connection.ClientId, e);
                 return;
             }
         }

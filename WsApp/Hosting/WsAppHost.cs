@@ -19,6 +19,7 @@ public static class WsAppHost
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
         AddServices(builder);
+        builder.AddServerlessWsTelemetry();
 
         var app = builder.Build();
         app.UseHeartbeatStreams();

@@ -7,10 +7,10 @@ namespace ServerlessWs.Core.Redis;
 /// <summary>
 /// The payload of a server's inbox channel: a compact binary form, one command per message.
 /// <code>
-/// deliver: 'D' | clientId | seq:i64 | appendedAtMs:i64 | from | group (0xFFFF length = none) | data (the rest)
+/// deliver: 'D' | clientId | seq:i64 | appendedAtMs:i64 | from | group | traceparent | data (the rest)
 /// kick:    'K' | clientId | maxEpoch:i64 | closeCode:i32
 /// </code>
-/// Strings are a big-endian u16 byte length and UTF-8.
+/// Strings are a big-endian u16 byte length and UTF-8; length 0xFFFF means none.
 /// </summary>
 public static class InboxCodec
 {
@@ -20,7 +20,7 @@ public static class InboxCodec
 
     public static byte[] EncodeDeliver(string clientId, LogEntry entry)
     {
-        var size = 1 + StringSize(clientId) + 16 + StringSize(entry.From) + StringSize(entry.Group) + entry.Data.Length;
+        var size = 1 + StringSize(clientId) + 16 + StringSize(entry.From) + StringSize(entry.Group) + StringSize(entry.TraceParent) + entry.Data.Length;
         var buffer = new byte[size];
         var span = buffer.AsSpan();
         span[0] = Deliver;
@@ -31,6 +31,7 @@ public static class InboxCodec
         at += 16;
         at += WriteString(span[at..], entry.From);
         at += WriteString(span[at..], entry.Group);
+        at += WriteString(span[at..], entry.TraceParent);
         entry.Data.Span.CopyTo(span[at..]);
         return buffer;
     }
@@ -67,7 +68,8 @@ public static class InboxCodec
                     at += 16;
                     var from = ReadString(span, ref at)!;
                     var group = ReadString(span, ref at);
-                    inbox.OnDeliver(clientId, new LogEntry(seq, from, group, payload[at..].ToArray(), appendedAt));
+                    var traceParent = ReadString(span, ref at);
+                    inbox.OnDeliver(clientId, new LogEntry(seq, from, group, payload[at..].ToArray(), appendedAt) { TraceParent = traceParent });
                     return true;
                 case Kick:
                     inbox.OnKick(clientId, BinaryPrimitives.ReadInt64BigEndian(span[at..]), BinaryPrimitives.ReadInt32BigEndian(span[(at + 8)..]));

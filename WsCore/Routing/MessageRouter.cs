@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Sessions;
 using ServerlessWs.Core.Telemetry;
@@ -28,7 +29,10 @@ public sealed class MessageRouter(ISessionStore store, INodeBus bus)
 
     public async ValueTask<SendOutcome> SendAsync(string from, string to, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        using var activity = WsMetrics.ActivitySource.StartActivity("ws.send", ActivityKind.Producer);
+        activity?.SetTag("ws.to", to);
         var outcome = await AppendAndRingAsync(to, new OutboundMessage(from, null, data), cancellationToken);
+        activity?.SetTag("ws.outcome", outcome.ToAckStatus());
         WsMetrics.MessagesRouted.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToAckStatus()));
         return outcome;
     }
@@ -39,6 +43,8 @@ public sealed class MessageRouter(ISessionStore store, INodeBus bus)
     /// </summary>
     public async ValueTask<SendOutcome> SendToGroupAsync(string from, string group, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        using var activity = WsMetrics.ActivitySource.StartActivity("ws.send", ActivityKind.Producer);
+        activity?.SetTag("ws.group", group);
         var members = await store.GetGroupMembersAsync(group, cancellationToken);
         var reached = 0;
         foreach (var member in members)
@@ -70,7 +76,9 @@ public sealed class MessageRouter(ISessionStore store, INodeBus bus)
         switch (appended.State)
         {
             case RecipientState.Connected:
-                await bus.DeliverAsync(appended.OwnerServer!, to, appended.Entry!, cancellationToken);
+                // The doorbell carries the send's trace context, so the delivery on the owner joins the same trace.
+                var entry = Activity.Current is { } current ? appended.Entry! with { TraceParent = current.Id } : appended.Entry!;
+                await bus.DeliverAsync(appended.OwnerServer!, to, entry, cancellationToken);
                 return SendOutcome.Delivered;
             case RecipientState.Disconnected:
                 return SendOutcome.Queued;

@@ -6,7 +6,11 @@ namespace ServerlessWs.Core.Sessions;
 /// <param name="Group">The group for group sends, else null.</param>
 /// <param name="Data">The raw UTF-8 JSON of <c>data</c>.</param>
 /// <param name="AppendedAtMs">Unix milliseconds when it was appended (the log's age bound, delivery latency).</param>
-public sealed record LogEntry(long Seq, string From, string? Group, ReadOnlyMemory<byte> Data, long AppendedAtMs);
+public sealed record LogEntry(long Seq, string From, string? Group, ReadOnlyMemory<byte> Data, long AppendedAtMs)
+{
+    /// <summary>W3C traceparent of the send that appended it, carried by the doorbell (not kept in the log).</summary>
+    public string? TraceParent { get; init; }
+}
 
 /// <summary>A message to append to a recipient's log; the store assigns <see cref="LogEntry.Seq"/>.</summary>
 public readonly record struct OutboundMessage(string From, string? Group, ReadOnlyMemory<byte> Data);

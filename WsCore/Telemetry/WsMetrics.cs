@@ -15,7 +15,7 @@ public static class WsMetrics
 
     public static readonly Meter Meter = new(Name);
 
-    /// <summary>Open WebSocket connections on this node (tag <c>server</c>).</summary>
+    /// <summary>Open WebSocket connections (tag <c>server</c>: the node).</summary>
     public static readonly UpDownCounter<long> Connections =
         Meter.CreateUpDownCounter<long>("ws.connections", "{connection}", "Open WebSocket connections");
 
@@ -50,4 +50,27 @@ public static class WsMetrics
     /// <summary>Messages replayed to resuming clients.</summary>
     public static readonly Counter<long> Replayed =
         Meter.CreateCounter<long>("ws.messages.replayed", "{message}", "Messages replayed on resume");
+
+    /// <summary>Calls to Redis that failed (tag <c>operation</c>).</summary>
+    public static readonly Counter<long> RedisErrors =
+        Meter.CreateCounter<long>("ws.redis.errors", "{error}", "Failed calls to Redis");
+
+    /// <summary>Events of <c>ws:events</c> handled by the reconciler (tags <c>type</c>, <c>outcome</c>: ok, retry, dead).</summary>
+    public static readonly Counter<long> ReconcileEvents =
+        Meter.CreateCounter<long>("ws.reconcile.events", "{event}", "Ownership events reconciled");
+
+    /// <summary>Time from an event's append to ws:events to its handling by the reconciler.</summary>
+    public static readonly Histogram<double> ReconcileLag =
+        Meter.CreateHistogram<double>("ws.reconcile.lag", "ms", "Event append to reconciliation");
+
+    /// <summary>Entries of dead servers released by cleanup.</summary>
+    public static readonly Counter<long> CleanupRemoved =
+        Meter.CreateCounter<long>("ws.cleanup.removed", "{entry}", "Stale entries removed by cleanup");
+
+    /// <summary>Every instrument above: the set the dashboard must chart (a test holds the two to each other).</summary>
+    public static IReadOnlyList<Instrument> All { get; } =
+    [
+        Connections, Connects, Refusals, Disconnects, HeartbeatTerminations, Takeovers, MessagesRouted, DeliveryLatency,
+        Replayed, RedisErrors, ReconcileEvents, ReconcileLag, CleanupRemoved,
+    ];
 }

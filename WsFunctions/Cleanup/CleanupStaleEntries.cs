@@ -1,6 +1,7 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Telemetry;
 using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Cleanup;
@@ -55,6 +56,7 @@ public sealed partial class CleanupStaleEntries(IConnectionMultiplexer redis, Re
         if (released > 0)
         {
             await db.HashIncrementAsync(RedisKeys.Stats, StatsFields.StaleRemoved, released);
+            WsMetrics.CleanupRemoved.Add(released);
         }
 
         return new CleanupReport(deadServers, released, await PruneClientIndexAsync(db));

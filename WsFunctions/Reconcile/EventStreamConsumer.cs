@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Telemetry;
 using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Reconcile;
@@ -73,9 +74,11 @@ public sealed partial class EventStreamConsumer(
 
     private async Task<bool> HandleAsync(StreamEntry entry, bool retry)
     {
+        var type = new KeyValuePair<string, object?>("type", (string?)entry["type"] ?? "?");
         if (retry && await DeliveriesAsync(entry.Id) > _options.MaxAttempts)
         {
             await DeadLetterAsync(entry, $"failed {_options.MaxAttempts} times");
+            WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "dead"));
             return true;
         }
 
@@ -83,14 +86,25 @@ public sealed partial class EventStreamConsumer(
         {
             await reconcile.HandleAsync(entry);
             await Db.StreamAcknowledgeAsync(RedisKeys.Events, ReconcileOptions.Group, entry.Id);
+            WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "ok"));
+            WsMetrics.ReconcileLag.Record(LagMilliseconds(entry.Id));
             return true;
         }
         catch (Exception e) when (e is FormatException or RedisException or InvalidCastException)
         {
             // Left pending: claimed again after the idle time, until it succeeds or is parked.
             HandlingFailed(logger, entry.Id!, e);
+            WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "retry"));
             return false;
         }
+    }
+
+    /// <summary>How long ago the entry was appended: a stream id starts with its append time in Unix ms.</summary>
+    private double LagMilliseconds(RedisValue id)
+    {
+        var text = (string)id!;
+        var appendedMs = long.Parse(text.AsSpan(0, text.IndexOf('-', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+        return Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - appendedMs);
     }
 
     private async Task<long> DeliveriesAsync(RedisValue id)

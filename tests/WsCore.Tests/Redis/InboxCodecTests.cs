@@ -12,14 +12,17 @@ public sealed class InboxCodecTests
     [InlineData("room-1")]
     public void ADeliverRoundTripsEveryField(string? group)
     {
-        var entry = new LogEntry(long.MaxValue - 1, "admin", group, Encoding.UTF8.GetBytes("""{"ü":[1,2]}"""), 1_764_000_000_123);
+        var entry = new LogEntry(long.MaxValue - 1, "admin", group, Encoding.UTF8.GetBytes("""{"ü":[1,2]}"""), 1_764_000_000_123)
+        {
+            TraceParent = group is null ? null : "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        };
         var inbox = new RecordingInbox();
 
         Assert.True(InboxCodec.Dispatch(InboxCodec.EncodeDeliver("client:1", entry), inbox));
 
         var (clientId, received) = Assert.Single(inbox.Delivered);
         Assert.Equal("client:1", clientId);
-        Assert.Equal((entry.Seq, entry.From, entry.Group, entry.AppendedAtMs), (received.Seq, received.From, received.Group, received.AppendedAtMs));
+        Assert.Equal((entry.Seq, entry.From, entry.Group, entry.AppendedAtMs, entry.TraceParent), (received.Seq, received.From, received.Group, received.AppendedAtMs, received.TraceParent));
         Assert.Equal(entry.Data.ToArray(), received.Data.ToArray());
     }
 
