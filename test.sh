@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of ServerlessWs: installs what the tests need when it is missing, then builds (warnings are
-# errors in every project) and runs `dotnet test`. Ends with one "N passed, N failed" line over all test projects.
+# Runs every test of ServerlessWs: installs what the tests need when it is missing, runs the offline infra
+# checks, then builds (warnings are errors in every project) and runs `dotnet test`. Ends with one "N passed, N failed" line over all test projects.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +10,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 fi
+
+if ! command -v npx >/dev/null 2>&1; then
+  echo "test.sh: installing nodejs and npm (the azure.yaml schema check runs ajv-cli)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# Bicep and azure.yaml, checked offline.
+infra/check.sh
 
 # Our projects treat warnings as errors (Directory.Build.props); a global -warnaserror would also hit the
 # extensions project the Functions SDK generates, whose NuGet warnings (NU1603) are not ours to fix.

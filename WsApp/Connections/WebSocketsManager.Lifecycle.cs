@@ -12,6 +12,7 @@ internal sealed partial class WebSocketsManager
         _subscription = await _bus.SubscribeAsync(ServerId, this, cancellationToken);
         var interval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
         _heartbeatTimer = _context.Time.CreateTimer(_ => SweepHeartbeats(), null, interval, interval);
+        _connectionsGauge = WsMetrics.TrackConnections(ServerId, () => _connections.Count);
         ConnectionLog.Started(_logger, ServerId);
     }
 

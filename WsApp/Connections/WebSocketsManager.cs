@@ -34,6 +34,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private readonly PartitionedRateLimiter<string>? _connectLimiter;
     private IAsyncDisposable? _subscription;
     private ITimer? _heartbeatTimer;
+    private IDisposable? _connectionsGauge;
     private int _active;
     private volatile bool _draining;
 
@@ -185,8 +186,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     {
         var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
         Register(connection);
-        var serverTag = new KeyValuePair<string, object?>("server", ServerId);
-        WsMetrics.Connections.Add(1, serverTag);
+
         try
         {
             // Registered before the log is read: an append after this point rings this connection, one before it
@@ -231,7 +231,6 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         finally
         {
             _connections.TryRemove(KeyValuePair.Create(clientId, connection));
-            WsMetrics.Connections.Add(-1, serverTag);
             WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
             ConnectionLog.Disconnected(_logger, clientId, connection.EndReason);
             // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
@@ -364,6 +363,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     public void Dispose()
     {
+        _connectionsGauge?.Dispose();
         _heartbeatTimer?.Dispose();
         _connectLimiter?.Dispose();
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -15,9 +16,17 @@ public static class WsMetrics
 
     public static readonly Meter Meter = new(Name);
 
-    /// <summary>Open WebSocket connections (tag <c>server</c>: the node).</summary>
-    public static readonly UpDownCounter<long> Connections =
-        Meter.CreateUpDownCounter<long>("ws.connections", "{connection}", "Open WebSocket connections");
+    private static readonly ConcurrentDictionary<string, Func<int>> OpenConnections = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Open WebSocket connections (tag <c>server</c>: the node), observed as a gauge so each export carries the
+    /// current count, not a change. Nodes report through <see cref="TrackConnections"/>.
+    /// </summary>
+    public static readonly ObservableGauge<int> Connections = Meter.CreateObservableGauge(
+        "ws.connections",
+        () => OpenConnections.Select(node => new Measurement<int>(node.Value(), new KeyValuePair<string, object?>("server", node.Key))),
+        "{connection}",
+        "Open WebSocket connections");
 
     /// <summary>Accepted connects (tag <c>resumed</c>).</summary>
     public static readonly Counter<long> Connects =
@@ -67,10 +76,22 @@ public static class WsMetrics
     public static readonly Counter<long> CleanupRemoved =
         Meter.CreateCounter<long>("ws.cleanup.removed", "{entry}", "Stale entries removed by cleanup");
 
+    /// <summary>Reports <paramref name="serverId"/>'s open connections in <see cref="Connections"/> until disposed.</summary>
+    public static IDisposable TrackConnections(string serverId, Func<int> count)
+    {
+        OpenConnections[serverId] = count;
+        return new Untrack(serverId, count);
+    }
+
     /// <summary>Every instrument above: the set the dashboard must chart (a test holds the two to each other).</summary>
     public static IReadOnlyList<Instrument> All { get; } =
     [
         Connections, Connects, Refusals, Disconnects, HeartbeatTerminations, Takeovers, MessagesRouted, DeliveryLatency,
         Replayed, RedisErrors, ReconcileEvents, ReconcileLag, CleanupRemoved,
     ];
+
+    private sealed class Untrack(string serverId, Func<int> count) : IDisposable
+    {
+        public void Dispose() => OpenConnections.TryRemove(KeyValuePair.Create(serverId, count));
+    }
 }
