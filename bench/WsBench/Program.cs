@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using ServerlessWs.Bench;
+
+// WsBench: the load tool of bench/run.sh. Each scenario prints one JSON line of figures on stdout; `report`
+// turns the lines of both systems into the comparison table.
+var system = new Option<string>("--system") { Description = "Name of the system under test (wsapp, seed-node)", Required = true };
+var urls = new Option<string>("--urls") { Description = "Comma-separated WebSocket URLs of the servers (loopback only)", Required = true };
+var pids = new Option<string>("--pids") { Description = "Comma-separated process ids of the servers", DefaultValueFactory = _ => string.Empty };
+var connections = new Option<int>("--connections") { DefaultValueFactory = _ => 10_000 };
+var inFlight = new Option<int>("--in-flight") { DefaultValueFactory = _ => 256 };
+var settle = new Option<int>("--settle-seconds") { DefaultValueFactory = _ => 5 };
+var hold = new Option<int>("--hold-seconds") { DefaultValueFactory = _ => 60 };
+var pairs = new Option<int>("--pairs") { DefaultValueFactory = _ => 500 };
+var rate = new Option<int>("--rate") { DefaultValueFactory = _ => 5_000 };
+var duration = new Option<int>("--duration-seconds") { DefaultValueFactory = _ => 20 };
+var rates = new Option<string>("--rates") { DefaultValueFactory = _ => "5000,10000,20000,40000,80000" };
+var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 100 };
+
+var root = new RootCommand("ServerlessWs benchmark load tool");
+Command Scenario(string name, string description, Func<ParseResult, Target, CancellationToken, Task<Figures>> run, params Option[] options)
+{
+    var command = new Command(name, description) { system, urls, pids };
+    foreach (var option in options)
+    {
+        command.Options.Add(option);
+    }
+
+    command.SetAction(async (result, cancellationToken) =>
+    {
+        var target = new Target(
+            result.GetValue(system)!,
+            result.GetValue(urls)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(u => new Uri(u)).ToList(),
+            result.GetValue(pids)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList());
+        if (target.Urls.Any(u => !u.IsLoopback))
+        {
+            Console.Error.WriteLine("Only loopback servers may be benchmarked.");
+            return 2;
+        }
+
+        var cpuBefore = ServerStats.OwnCpuSeconds();
+        var figures = await run(result, target, cancellationToken);
+        figures[$"{name}.loadtool_cpu_seconds"] = ServerStats.OwnCpuSeconds() - cpuBefore;
+        Console.WriteLine(JsonSerializer.Serialize(new { system = target.System, scenario = name, figures }));
+        return 0;
+    });
+    return command;
+}
+
+root.Subcommands.Add(Scenario("idle", "connect, memory and idle CPU with N connections", (r, t, ct) =>
+    Scenarios.IdleAsync(t, r.GetValue(connections), r.GetValue(inFlight), TimeSpan.FromSeconds(r.GetValue(settle)), TimeSpan.FromSeconds(r.GetValue(hold)), ct),
+    connections, inFlight, settle, hold));
+root.Subcommands.Add(Scenario("route", "pairs across the two servers at a fixed rate", (r, t, ct) =>
+    Scenarios.RouteAsync(t, r.GetValue(pairs), r.GetValue(rate), TimeSpan.FromSeconds(r.GetValue(duration)), ct),
+    pairs, rate, duration));
+root.Subcommands.Add(Scenario("max", "the highest rate with 99% delivered and p99 <= 250 ms", (r, t, ct) =>
+    Scenarios.MaxAsync(t, r.GetValue(pairs), r.GetValue(rates)!.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), TimeSpan.FromSeconds(r.GetValue(duration)), ct),
+    pairs, rates, duration));
+root.Subcommands.Add(Scenario("takeover", "WsApp: resume on the other server until 4000 and the new welcome", (r, t, ct) =>
+    Scenarios.TakeoverAsync(t, r.GetValue(rounds), ct), rounds));
+root.Subcommands.Add(Scenario("resume", "WsApp: resume with 100 missed messages replayed", (r, t, ct) =>
+    Scenarios.ResumeAsync(t, r.GetValue(rounds), 100, ct), rounds));
+
+var results = new Argument<FileInfo[]>("results") { Description = "JSON lines written by the scenarios" };
+var report = new Command("report", "the comparison table (markdown) of WsApp against the baseline") { results };
+report.SetAction(result =>
+{
+    Console.Write(Report.Render(result.GetValue(results)!));
+    return 0;
+});
+root.Subcommands.Add(report);
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace ServerlessWs.Bench;
+
+/// <summary>Renders the figures of both systems, measured in the same run, as ratios WsApp / baseline.</summary>
+internal static class Report
+{
+    private const string Subject = "wsapp";
+    private const string Baseline = "seed-node";
+
+    // Figure, what it means, the target (as shown), and whether lower is better.
+    private static readonly (string Key, string Label, string Target, bool LowerIsBetter)[] Rows =
+    [
+        ("memory.kib_per_connection", "memory per idle connection (KiB, after settle)", "<= 1.0x", true),
+        ("memory.kib_per_connection_after_hold", "memory per idle connection (KiB, after the idle hold)", "<= 1.0x", true),
+        ("connect.per_second", "connects per second (256 in flight)", ">= 1.0x", false),
+        ("connect.failed", "failed connects", "0", true),
+        ("idle.cpu_seconds", "server CPU seconds over the idle hold", "<= 1.0x", true),
+        ("route.delivered_ratio", "route at 5,000 msg/s: delivered", "100%", false),
+        ("route.p50_ms", "route: p50 latency (ms)", "<= 1 ms", true),
+        ("route.p99_ms", "route: p99 latency (ms)", "<= 1.0x", true),
+        ("route.p999_ms", "route: p99.9 latency (ms)", "", true),
+        ("route.max_ms", "route: max latency (ms)", "", true),
+        ("max.sustained_per_second", "highest sustained rate (msg/s)", ">= 1.0x", false),
+        ("takeover.p99_ms", "takeover p99 (ms), WsApp only", "<= 20 ms", true),
+        ("resume.p99_ms", "resume with 100 replayed p99 (ms), WsApp only", "<= 20 ms", true),
+        ("idle.loadtool_cpu_seconds", "load tool CPU seconds (idle run)", "", true),
+        ("route.loadtool_cpu_seconds", "load tool CPU seconds (route run)", "", true),
+        ("max.loadtool_cpu_seconds", "load tool CPU seconds (max run)", "", true),
+    ];
+
+    public static string Render(IEnumerable<FileInfo> files)
+    {
+        var figures = new Dictionary<string, Dictionary<string, double>>(StringComparer.Ordinal);
+        foreach (var line in files.SelectMany(f => File.ReadLines(f.FullName)).Where(l => l.StartsWith('{')))
+        {
+            using var json = JsonDocument.Parse(line);
+            var system = json.RootElement.GetProperty("system").GetString()!;
+            var bag = figures.TryGetValue(system, out var existing) ? existing : figures[system] = new(StringComparer.Ordinal);
+            foreach (var figure in json.RootElement.GetProperty("figures").EnumerateObject())
+            {
+                bag[figure.Name] = figure.Value.GetDouble();
+            }
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine("| figure | WsApp | seed-node | WsApp / seed-node | target |");
+        table.AppendLine("|---|---|---|---|---|");
+        foreach (var (key, label, target, _) in Rows)
+        {
+            var subject = Value(figures, Subject, key);
+            var baseline = Value(figures, Baseline, key);
+            if (subject is null && baseline is null)
+            {
+                continue;
+            }
+
+            var ratio = subject is { } s && baseline is { } b && b != 0 ? $"{s / b:F2}x" : "-";
+            table.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {Format(subject)} | {Format(baseline)} | {ratio} | {target} |");
+        }
+
+        return table.ToString();
+    }
+
+    private static double? Value(Dictionary<string, Dictionary<string, double>> figures, string system, string key) =>
+        figures.TryGetValue(system, out var bag) && bag.TryGetValue(key, out var value) ? value : null;
+
+    private static string Format(double? value) => value switch
+    {
+        null => "-",
+        < 1 and > 0 => value.Value.ToString("0.###", CultureInfo.InvariantCulture),
+        _ => value.Value.ToString("#,0.##", CultureInfo.InvariantCulture),
+    };
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The benchmark: one redis-server, two WsApp nodes (Release) and two seed-node nodes on loopback; every scenario
+# against both systems in the same run (one system's servers at a time, so they do not share the cores); one
+# table of WsApp / seed-node. Writes bench/results/<date>.md. Everything is bounded and stops by itself.
+#   bench/run.sh            the full run (defaults of the issue: 10,000 connections, 60 s idle hold, ...)
+#   bench/run.sh --quick    a smoke run: a few hundred connections, a few seconds each
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+if [ "$QUICK" = 1 ]; then
+  IDLE=(--connections 300 --settle-seconds 1 --hold-seconds 2)
+  ROUTE=(--pairs 50 --rate 500 --duration-seconds 2)
+  MAX=(--pairs 50 --rates 500,1000 --duration-seconds 2)
+  ROUNDS=(--rounds 5)
+else
+  IDLE=(--connections 10000 --settle-seconds 5 --hold-seconds 60)
+  ROUTE=(--pairs 500 --rate 5000 --duration-seconds 20)
+  MAX=(--pairs 500 --rates 5000,10000,20000,40000,80000 --duration-seconds 10)
+  ROUNDS=(--rounds 100)
+fi
+
+REDIS_PORT=${REDIS_PORT:-6391}
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+command -v redis-server >/dev/null || { echo "bench: redis-server is missing (./test.sh installs it)" >&2; exit 1; }
+command -v node >/dev/null || { echo "bench: node is missing (apt-get install nodejs npm)" >&2; exit 1; }
+
+echo "bench: building" >&2
+dotnet build WsApp -c Release --nologo -v quiet >/dev/null
+dotnet build bench/WsBench -c Release --nologo -v quiet >/dev/null
+BENCH=(dotnet bench/WsBench/bin/Release/net10.0/WsBench.dll)
+cp -r ../shared/peers/seed-node "$WORK/seed-node" && chmod -R u+w "$WORK/seed-node"
+(cd "$WORK/seed-node" && npm install --no-audit --no-fund --silent >/dev/null)
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+PIDS+=($!)
+sleep 0.5
+
+wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; exit 1; }
+
+run_scenarios() { # system urls pids [wsapp-only]
+  local system=$1 urls=$2 pids=$3 out="$WORK/$1.jsonl"
+  "${BENCH[@]}" idle --system "$system" --urls "$urls" --pids "$pids" "${IDLE[@]}" >>"$out"
+  "${BENCH[@]}" route --system "$system" --urls "$urls" --pids "$pids" "${ROUTE[@]}" >>"$out"
+  "${BENCH[@]}" max --system "$system" --urls "$urls" --pids "$pids" "${MAX[@]}" >>"$out"
+  if [ "${4:-}" = wsapp-only ]; then
+    "${BENCH[@]}" takeover --system "$system" --urls "$urls" --pids "$pids" "${ROUNDS[@]}" >>"$out"
+    "${BENCH[@]}" resume --system "$system" --urls "$urls" --pids "$pids" "${ROUNDS[@]}" >>"$out"
+  fi
+}
+
+echo "bench: WsApp" >&2
+APP=()
+for n in 1 2; do
+  Redis__ConnectionString="127.0.0.1:$REDIS_PORT" Ws__ServerId="bench-$n" Logging__LogLevel__Default=Warning \
+    dotnet WsApp/bin/Release/net10.0/WsApp.dll --urls "http://127.0.0.1:520$n" >"$WORK/wsapp-$n.log" 2>&1 &
+  APP+=($!); PIDS+=($!)
+done
+wait_http http://127.0.0.1:5201/healthz; wait_http http://127.0.0.1:5202/healthz
+run_scenarios wsapp "ws://127.0.0.1:5201/ws,ws://127.0.0.1:5202/ws" "${APP[0]},${APP[1]}" wsapp-only
+kill "${APP[@]}"; wait "${APP[@]}" 2>/dev/null || true
+
+echo "bench: seed-node" >&2
+SEED=()
+for n in 1 2; do
+  PORT="530$n" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" SERVER_ID="seed-$n" node "$WORK/seed-node/server.js" >"$WORK/seed-$n.log" 2>&1 &
+  SEED+=($!); PIDS+=($!)
+done
+sleep 1
+run_scenarios seed-node "ws://127.0.0.1:5301/,ws://127.0.0.1:5302/" "${SEED[0]},${SEED[1]}"
+kill "${SEED[@]}"; wait "${SEED[@]}" 2>/dev/null || true
+
+mkdir -p bench/results
+result="bench/results/$(date -u +%Y-%m-%d)$([ "$QUICK" = 1 ] && echo -quick).md"
+{
+  echo "# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)$([ "$QUICK" = 1 ] && echo ' (quick smoke run: figures are not meaningful)')"
+  echo
+  echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version), node $(node --version), $(redis-server --version | cut -d' ' -f3)."
+  echo "Both systems on the same machine in the same run, one system's servers at a time; the load tool shares the cores."
+  echo
+  "${BENCH[@]}" report "$WORK/wsapp.jsonl" "$WORK/seed-node.jsonl"
+} >"$result"
+cat "$result"
+echo "bench: written to $result" >&2
