@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+QUICK=0; SUFFIX=""; NOTE=""
+if [ "${1:-}" = "--quick" ]; then QUICK=1; SUFFIX="-quick"; NOTE=" (quick smoke run: figures are not meaningful)"; fi
 if [ "$QUICK" = 1 ]; then
   IDLE=(--connections 300 --settle-seconds 1 --hold-seconds 2)
   ROUTE=(--pairs 50 --rate 500 --duration-seconds 2)
@@ -42,14 +43,20 @@ sleep 0.5
 
 wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; exit 1; }
 
+FAILED=()
+scenario() { # system urls pids scenario options...: a failed scenario is reported, and the run goes on
+  local system=$1 urls=$2 pids=$3 name=$4; shift 4
+  "${BENCH[@]}" "$name" --system "$system" --urls "$urls" --pids "$pids" "$@" >>"$WORK/$system.jsonl" \
+    || FAILED+=("$system $name")
+}
+
 run_scenarios() { # system urls pids [wsapp-only]
-  local system=$1 urls=$2 pids=$3 out="$WORK/$1.jsonl"
-  "${BENCH[@]}" idle --system "$system" --urls "$urls" --pids "$pids" "${IDLE[@]}" >>"$out"
-  "${BENCH[@]}" route --system "$system" --urls "$urls" --pids "$pids" "${ROUTE[@]}" >>"$out"
-  "${BENCH[@]}" max --system "$system" --urls "$urls" --pids "$pids" "${MAX[@]}" >>"$out"
+  scenario "$1" "$2" "$3" idle "${IDLE[@]}"
+  scenario "$1" "$2" "$3" route "${ROUTE[@]}"
+  scenario "$1" "$2" "$3" max "${MAX[@]}"
   if [ "${4:-}" = wsapp-only ]; then
-    "${BENCH[@]}" takeover --system "$system" --urls "$urls" --pids "$pids" "${ROUNDS[@]}" >>"$out"
-    "${BENCH[@]}" resume --system "$system" --urls "$urls" --pids "$pids" "${ROUNDS[@]}" >>"$out"
+    scenario "$1" "$2" "$3" takeover "${ROUNDS[@]}"
+    scenario "$1" "$2" "$3" resume "${ROUNDS[@]}"
   fi
 }
 
@@ -62,7 +69,7 @@ for n in 1 2; do
 done
 wait_http http://127.0.0.1:5201/healthz; wait_http http://127.0.0.1:5202/healthz
 run_scenarios wsapp "ws://127.0.0.1:5201/ws,ws://127.0.0.1:5202/ws" "${APP[0]},${APP[1]}" wsapp-only
-kill "${APP[@]}"; wait "${APP[@]}" 2>/dev/null || true
+kill "${APP[@]}" 2>/dev/null || true; wait "${APP[@]}" 2>/dev/null || true
 
 echo "bench: seed-node" >&2
 SEED=()
@@ -72,17 +79,21 @@ for n in 1 2; do
 done
 sleep 1
 run_scenarios seed-node "ws://127.0.0.1:5301/,ws://127.0.0.1:5302/" "${SEED[0]},${SEED[1]}"
-kill "${SEED[@]}"; wait "${SEED[@]}" 2>/dev/null || true
+# A server may have died under the heaviest step already.
+kill "${SEED[@]}" 2>/dev/null || true; wait "${SEED[@]}" 2>/dev/null || true
 
 mkdir -p bench/results
-result="bench/results/$(date -u +%Y-%m-%d)$([ "$QUICK" = 1 ] && echo -quick).md"
+result="bench/results/$(date -u +%Y-%m-%d)$SUFFIX.md"
 {
-  echo "# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)$([ "$QUICK" = 1 ] && echo ' (quick smoke run: figures are not meaningful)')"
+  echo "# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)$NOTE"
   echo
   echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version), node $(node --version), $(redis-server --version | cut -d' ' -f3)."
   echo "Both systems on the same machine in the same run, one system's servers at a time; the load tool shares the cores."
   echo
   "${BENCH[@]}" report "$WORK/wsapp.jsonl" "$WORK/seed-node.jsonl"
+  if ((${#FAILED[@]})); then echo; echo "Scenarios that failed (no figures): ${FAILED[*]}."; fi
 } >"$result"
+cat "$WORK/wsapp.jsonl" "$WORK/seed-node.jsonl" >"${result%.md}.jsonl" 2>/dev/null || true
 cat "$result"
 echo "bench: written to $result" >&2
+((${#FAILED[@]} == 0))

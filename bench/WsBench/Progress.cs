@@ -22,7 +22,8 @@ internal static class Progress
         for (var left = duration; left > TimeSpan.Zero; left = end - DateTime.UtcNow)
         {
             Console.Error.Write($"\r{label}: {Math.Ceiling(left.TotalSeconds):F0} s left   ");
-            await Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), cancellationToken);
+            // At least 50 ms: a timer may wake a hair early, and the loop must not spin on the last fraction.
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(left.TotalMilliseconds, 50, 1000)), cancellationToken);
         }
 
         Console.Error.WriteLine($"\r{label}: done            ");

@@ -62,30 +62,32 @@ internal static class Scenarios
 
         var recipients = await ConnectPairsAsync(target.Urls[^1], $"r{run}", pairs, OnMessage, cancellationToken);
         var senders = await ConnectPairsAsync(target.Urls[0], $"s{run}", pairs, null, cancellationToken);
+        long sent;
         try
         {
-            var sent = await SendAtRateAsync(senders, i => $"r{run}-{i}", rate, duration, cancellationToken);
+            sent = await SendAtRateAsync(senders, i => $"r{run}-{i}", rate, duration, cancellationToken);
             // Stragglers: everything still in flight gets two seconds.
             var deadline = Stopwatch.StartNew();
             while (Interlocked.Read(ref received) < sent && deadline.Elapsed < TimeSpan.FromSeconds(2))
             {
                 await Task.Delay(20, cancellationToken);
             }
-
-            return new Figures
-            {
-                ["route.sent"] = sent,
-                ["route.delivered_ratio"] = sent == 0 ? 0 : (double)Interlocked.Read(ref received) / sent,
-                ["route.p50_ms"] = latency.GetValueAtPercentile(50) / 1000.0,
-                ["route.p99_ms"] = latency.GetValueAtPercentile(99) / 1000.0,
-                ["route.p999_ms"] = latency.GetValueAtPercentile(99.9) / 1000.0,
-                ["route.max_ms"] = latency.GetMaxValue() / 1000.0,
-            };
         }
         finally
         {
+            // Closed before the figures are read: no receive loop records into the histogram while it is read.
             await DisposeAllAsync(senders.Concat(recipients));
         }
+
+        return new Figures
+        {
+            ["route.sent"] = sent,
+            ["route.delivered_ratio"] = sent == 0 ? 0 : Math.Min(1, (double)Interlocked.Read(ref received) / sent),
+            ["route.p50_ms"] = latency.GetValueAtPercentile(50) / 1000.0,
+            ["route.p99_ms"] = latency.GetValueAtPercentile(99) / 1000.0,
+            ["route.p999_ms"] = latency.GetValueAtPercentile(99.9) / 1000.0,
+            ["route.max_ms"] = latency.GetMaxValue() / 1000.0,
+        };
     }
 
     /// <summary>The rate stepped up until fewer than 99% arrive or p99 passes 250 ms; the highest that passed.</summary>
@@ -138,9 +140,10 @@ internal static class Scenarios
     {
         var run = Guid.NewGuid().ToString("N")[..6];
         var histogram = new LongHistogram(1, 60_000_000, 3);
-        await using var sender = await BenchClient.ConnectAsync(Url(target.Urls[0], $"rs{run}"), null, cancellationToken);
         for (var i = 0; i < rounds; i++)
         {
+            // A sender per round: one sender for every round would soon be held to WsApp's per-connection frame rate.
+            await using var sender = await BenchClient.ConnectAsync(Url(target.Urls[0], $"rs{run}-{i}"), null, cancellationToken);
             var id = $"rr{run}-{i}";
             var first = await BenchClient.ConnectAsync(Url(target.Urls[0], id), null, cancellationToken);
             var token = Field(first.Welcome!, "resumeToken");
@@ -215,27 +218,31 @@ internal static class Scenarios
         return clients;
     }
 
-    /// <summary>Each sender keeps to its share of the rate by catching up on what is due, so timer jitter does not lower it.</summary>
+    /// <summary>
+    /// Each sender sleeps until its own next send is due (start + n / its rate), so the load tool wakes once per
+    /// message rather than polling; senders are staggered so their sends do not come in bursts.
+    /// </summary>
     private static async Task<long> SendAtRateAsync(List<BenchClient> senders, Func<int, string> recipient, int rate, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var perSender = (double)rate / senders.Count;
+        var interval = TimeSpan.FromSeconds(senders.Count / (double)rate);
         var sent = 0L;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(senders.Select(async (sender, i) =>
         {
-            var done = 0L;
             var to = recipient(i);
-            while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested)
+            var next = interval * ((double)i / senders.Count);
+            while (next < duration && !cancellationToken.IsCancellationRequested)
             {
-                var due = (long)(perSender * clock.Elapsed.TotalSeconds);
-                for (; done < due; done++)
+                var wait = next - clock.Elapsed;
+                if (wait > TimeSpan.FromMilliseconds(1))
                 {
-                    var payload = $$$"""{"type":"send","to":"{{{to}}}","data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""";
-                    await sender.SendAsync(Encoding.UTF8.GetBytes(payload));
-                    Interlocked.Increment(ref sent);
+                    await Task.Delay(wait, cancellationToken);
                 }
 
-                await Task.Delay(5, cancellationToken);
+                var payload = $$$"""{"type":"send","to":"{{{to}}}","data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""";
+                await sender.SendAsync(Encoding.UTF8.GetBytes(payload));
+                Interlocked.Increment(ref sent);
+                next += interval;
             }
         }));
         return sent;

@@ -1,0 +1,69 @@
+using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Bench;
+using ServerlessWs.Tests.Infrastructure;
+
+namespace ServerlessWs.App.Tests;
+
+/// <summary>
+/// A short run of the benchmark's scenarios against real nodes, so the load tool keeps working. These assert
+/// that the tool measures (counts, shares, outcomes), never a speed: speed is for bench/run.sh.
+/// </summary>
+public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    [Fact]
+    public async Task TheIdleScenarioConnectsEveryClientAndReportsMemoryAndCpu()
+    {
+        await using var node = await WsNode.StartAsync();
+        var target = new Target("wsapp", [node.WsUri()], [Environment.ProcessId]);
+
+        var figures = await Scenarios.IdleAsync(target, 200, 64, TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(500), CancellationToken.None);
+
+        Assert.Equal(0, figures["connect.failed"]);
+        Assert.Equal(200, figures["idle.connections_open"]);
+        Assert.True(figures["connect.per_second"] > 0);
+        Assert.True(figures["idle.cpu_seconds"] >= 0);
+        Assert.Contains("memory.kib_per_connection", figures.Keys);
+    }
+
+    [Fact]
+    public async Task RouteTakeoverAndResumeRunAcrossTwoNodes()
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", ("Ws:FramesPerSecond", 10_000));
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", ("Ws:FramesPerSecond", 10_000));
+        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+
+        var route = await Scenarios.RouteAsync(target, 20, 400, TimeSpan.FromSeconds(1), CancellationToken.None);
+        var takeover = await Scenarios.TakeoverAsync(target, 3, CancellationToken.None);
+        var resume = await Scenarios.ResumeAsync(target, 2, 100, CancellationToken.None);
+
+        Assert.InRange(route["route.sent"], 300, 500);
+        Assert.Equal(1.0, route["route.delivered_ratio"]);
+        Assert.True(route["route.p50_ms"] > 0 && route["route.p50_ms"] <= route["route.p99_ms"]);
+        Assert.True(takeover["takeover.p99_ms"] > 0);
+        Assert.True(resume["resume.p99_ms"] > 0);
+    }
+
+    [Fact]
+    public void TheReportShowsRatiosOfWsAppToTheBaseline()
+    {
+        var dir = Directory.CreateTempSubdirectory("bench-");
+        try
+        {
+            var file = new FileInfo(Path.Combine(dir.FullName, "r.jsonl"));
+            File.WriteAllLines(file.FullName,
+            [
+                """{"system":"wsapp","scenario":"idle","figures":{"memory.kib_per_connection":4.0}}""",
+                """{"system":"seed-node","scenario":"idle","figures":{"memory.kib_per_connection":5.0}}""",
+            ]);
+
+            var table = Report.Render([file]);
+
+            Assert.Contains("| memory per idle connection (KiB, after settle) | 4 | 5 | 0.80x | <= 1.0x |", table, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+}
