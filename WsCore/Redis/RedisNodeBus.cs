@@ -13,6 +13,8 @@ namespace ServerlessWs.Core.Redis;
 /// </summary>
 public sealed class RedisNodeBus(IConnectionMultiplexer redis, IOptions<RedisOptions> options, ILogger<RedisNodeBus> logger) : INodeBus
 {
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(30);
+
     private readonly Lazy<bool> _sharded = new(() => options.Value.ShardedPubSub ?? IsCluster(redis));
 
     public async ValueTask DeliverAsync(string serverId, string clientId, LogEntry entry, CancellationToken cancellationToken) =>
@@ -24,7 +26,7 @@ public sealed class RedisNodeBus(IConnectionMultiplexer redis, IOptions<RedisOpt
     public async ValueTask<IAsyncDisposable> SubscribeAsync(string serverId, INodeInbox inbox, CancellationToken cancellationToken)
     {
         // A queue, not a handler: messages of one channel are handled one at a time, in publish order.
-        var queue = await redis.GetSubscriber().SubscribeAsync(Inbox(serverId));
+        var queue = await SubscribeWhenConnectedAsync(Inbox(serverId), cancellationToken);
         queue.OnMessage(message =>
         {
             if (!InboxCodec.Dispatch((byte[])message.Message!, inbox))
@@ -33,6 +35,26 @@ public sealed class RedisNodeBus(IConnectionMultiplexer redis, IOptions<RedisOpt
             }
         });
         return new Subscription(queue);
+    }
+
+    /// <summary>
+    /// The multiplexer can still be connecting when the host starts, and commands fail at once while it is (no
+    /// backlog, by design): the subscription is retried until Redis answers, for at most <see cref="StartupWait"/>.
+    /// </summary>
+    private async Task<ChannelMessageQueue> SubscribeWhenConnectedAsync(RedisChannel channel, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + StartupWait;
+        while (true)
+        {
+            try
+            {
+                return await redis.GetSubscriber().SubscribeAsync(channel);
+            }
+            catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+            }
+        }
     }
 
     private RedisChannel Inbox(string serverId) => RedisKeys.Inbox(serverId, _sharded.Value);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Core.Sessions;
 
 namespace ServerlessWs.App.Tests;
 
@@ -110,11 +111,11 @@ public sealed class HeartbeatTests
         await Eventually.TrueAsync(() => !manager.IsAwaitingPong("sender"));
         time.Advance(Interval);
 
-        await Eventually.TrueAsync(async () =>
-        {
-            await sender.SendAsync(Frames.Send("silent", "1", id: "p"));
-            return (await sender.ReceiveOfTypeAsync("ack")).Status() == "queued";
-        });
+        // Polled on the server, not with frames: the frozen clock never refills the sender's frame budget.
+        var store = node.Services.GetRequiredService<ISessionStore>();
+        await Eventually.TrueAsync(async () => (await store.GetSessionAsync("silent", default))?.Server is null, TimeSpan.FromSeconds(15));
+        await sender.SendAsync(Frames.Send("silent", "1", id: "p"));
+        Assert.Equal("queued", (await sender.ReceiveOfTypeAsync("ack")).Status());
         await sender.AssertAliveAsync();
     }
 
