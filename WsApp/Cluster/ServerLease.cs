@@ -21,9 +21,6 @@ internal sealed partial class ServerLease(
 {
     private readonly WsOptions _options = options.Value;
 
-    /// <summary>When the lease was last renewed, as a <see cref="TimeProvider"/> timestamp (0: never).</summary>
-    public long LastRenewedTimestamp { get; private set; }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.LeaseSeconds / 3.0), time);
@@ -65,7 +62,6 @@ internal sealed partial class ServerLease(
             var stats = batch.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, routed);
             batch.Execute();
             await Task.WhenAll(lease, index, stats);
-            LastRenewedTimestamp = time.GetTimestamp();
         }
         catch (RedisException e)
         {

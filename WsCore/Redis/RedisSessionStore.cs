@@ -24,9 +24,9 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     {
         var token = ResumeTokens.Create();
         var tokenHash = ResumeTokens.Hash(token);
-        var presented = resumeToken is null ? RedisValue.EmptyString : (RedisValue)ResumeTokens.Hash(resumeToken);
+        var presentedHash = resumeToken is null ? null : ResumeTokens.Hash(resumeToken);
         var result = (RedisResult[])(await SessionScripts.Claim.EvaluateAsync(
-            Db, ClientKeys(clientId), [presented, tokenHash, serverId, NowMs()]))!;
+            Db, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs()]))!;
 
         var status = (int)result[0];
         if (status == 0)
@@ -38,7 +38,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         var previous = (string?)result[3];
         var claim = status == 1
             ? new ClaimResult(ClaimStatus.Created, epoch, token, tokenHash, 0, null)
-            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, ResumeTokens.Hash(resumeToken!), (long)result[2], string.IsNullOrEmpty(previous) ? null : previous);
+            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, presentedHash!, (long)result[2], string.IsNullOrEmpty(previous) ? null : previous);
 
         AddEvent(claim.PreviousServer is null ? "claimed" : "takeover", clientId, serverId, epoch, claim.PreviousServer);
         return claim;
