@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 

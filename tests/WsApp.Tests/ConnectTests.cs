@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Core.Sessions;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 

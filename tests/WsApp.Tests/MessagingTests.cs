@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Core.Sessions;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Infrastructure;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Functions.Admin;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Functions.Tests;
 

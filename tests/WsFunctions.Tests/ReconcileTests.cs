@@ -1,6 +1,7 @@
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Functions.Reconcile;
 using StackExchange.Redis;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Functions.Tests;
 
@@ -37,7 +38,7 @@ public sealed class ReconcileTests
         Assert.Null(await f.Db.SortedSetScoreAsync(RedisKeys.ServerClients("s1"), "alice"));
         Assert.Equal(0, await f.Db.SortedSetScoreAsync(RedisKeys.ServerClients("s2"), "alice"));
         Assert.Equal(1, (long)await f.Db.HashGetAsync(RedisKeys.Stats, StatsFields.Takeovers));
-        await Eventually(() => kicks.Count == 1);
+        await Eventually.TrueAsync(() => kicks.Count == 1);
         Assert.Equal(InboxCodec.EncodeKick("alice", second.Epoch - 1, 4000), kicks[0]);
     }
 
@@ -131,15 +132,5 @@ public sealed class ReconcileTests
         Assert.Empty(await f.Db.StreamPendingMessagesAsync(RedisKeys.Events, ReconcileOptions.Group, 10, RedisValue.Null));
         // The good entry behind it was handled all the same.
         Assert.Equal(0, await f.Db.SortedSetScoreAsync(RedisKeys.Clients, "alice"));
-    }
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
-            await Task.Delay(20);
-        }
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Core.Telemetry;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Functions.Tests;
 

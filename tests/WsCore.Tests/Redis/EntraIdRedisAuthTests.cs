@@ -65,23 +65,25 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
         // The next token is accepted from now on; the clock passes the refresh point of the first one.
         await AllowAsync(RotatingCredential.Peek(1));
         _time.Advance(TimeSpan.FromMinutes(6));
-        await Eventually(async () => credential.Issued == 2 && await AuthCallsAsync() > authsBefore);
+        await Eventually.TrueAsync(async () => credential.Issued == 2 && await AuthCallsAsync() > authsBefore, TimeSpan.FromSeconds(20));
         Assert.Equal(RotatingCredential.Peek(1), configuration.Password);
 
         // The first token is revoked and every connection is cut: the reconnect must use the new token.
         await _admin.GetServers().Single().ExecuteAsync("ACL", "SETUSER", ObjectId, "<" + RotatingCredential.Peek(0));
         await _admin.GetServers().Single().ExecuteAsync("CLIENT", "KILL", "USER", ObjectId);
-        await Eventually(async () =>
-        {
-            try
+        await Eventually.TrueAsync(
+            async () =>
             {
-                return (string?)await redis.GetDatabase().StringGetAsync("k") == "v";
-            }
-            catch (RedisException)
-            {
-                return false;
-            }
-        });
+                try
+                {
+                    return (string?)await redis.GetDatabase().StringGetAsync("k") == "v";
+                }
+                catch (RedisException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(20));
     }
 
     [Fact]
@@ -110,16 +112,6 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
         var stats = (await _admin.GetServers().Single().InfoAsync("commandstats")).SelectMany(g => g);
         var auth = stats.FirstOrDefault(p => p.Key == "cmdstat_auth").Value ?? "calls=0";
         return long.Parse(auth.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
-            await Task.Delay(50);
-        }
     }
 
     private static string Jwt(string? oid, string nonce)
