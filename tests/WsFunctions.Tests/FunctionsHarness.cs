@@ -18,9 +18,12 @@ namespace ServerlessWs.Functions.Tests;
 /// </summary>
 public sealed class FunctionsHarness : IAsyncDisposable
 {
-    private FunctionsHarness(RedisServer redis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile)
+    private readonly bool _ownsRedis;
+
+    private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile)
     {
         Redis = redis;
+        _ownsRedis = ownsRedis;
         Client = client;
         var wsOptions = Options.Create(ws);
         Store = new RedisSessionStore(client, wsOptions, TimeProvider.System);
@@ -59,8 +62,12 @@ public sealed class FunctionsHarness : IAsyncDisposable
     public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null)
     {
         var redis = await RedisServer.StartAsync();
-        return new FunctionsHarness(redis, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
+        return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
     }
+
+    /// <summary>The functions on a redis-server that the caller started and stops.</summary>
+    public static async Task<FunctionsHarness> AttachAsync(RedisServer redis, WsOptions? ws = null, ReconcileOptions? reconcile = null) =>
+        new(redis, ownsRedis: false, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
 
     /// <summary>Runs the consumer until ws:events has nothing left for it (bounded).</summary>
     public async Task ReconcileAllAsync()
@@ -88,6 +95,9 @@ public sealed class FunctionsHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Client.DisposeAsync();
-        await Redis.DisposeAsync();
+        if (_ownsRedis)
+        {
+            await Redis.DisposeAsync();
+        }
     }
 }

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace ServerlessWs.Chaos.Tests.Infrastructure;
+
+/// <summary>
+/// Load for the fault scenarios: clients in pairs (sender → recipient), spread over the nodes; each sender sends
+/// numbered messages at a steady rate, one in flight, and keeps the numbers the system acknowledged. Whatever was
+/// acknowledged (<c>delivered</c> or <c>queued</c>) must reach its recipient exactly once and in order.
+/// </summary>
+public sealed class Traffic : IAsyncDisposable
+{
+    private readonly Pair[] _pairs;
+
+    private Traffic(Pair[] pairs) => _pairs = pairs;
+
+    public IEnumerable<ChaosClient> Clients => _pairs.SelectMany(p => new[] { p.Sender, p.Recipient });
+
+    public static async Task<Traffic> ConnectAsync(ChaosCluster cluster, int clients, string prefix)
+    {
+        using var inFlight = new SemaphoreSlim(64);
+        var connects = Enumerable.Range(0, clients).Select(async i =>
+        {
+            await inFlight.WaitAsync();
+            try
+            {
+                return await ChaosClient.ConnectAsync(string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D5}"), cluster.PickNode);
+            }
+            finally
+            {
+                inFlight.Release();
+            }
+        });
+        var connected = await Task.WhenAll(connects);
+        var pairs = clients / 2;
+        return new Traffic([.. Enumerable.Range(0, pairs).Select(i => new Pair(connected[i], connected[pairs + i]))]);
+    }
+
+    /// <summary>
+    /// Sends for <paramref name="duration"/> at <paramref name="perSender"/> messages/s per sender, and runs
+    /// <paramref name="fault"/> once, <paramref name="faultAfter"/> into the run.
+    /// </summary>
+    public async Task RunAsync(TimeSpan duration, double perSender, TimeSpan faultAfter, Func<Task> fault)
+    {
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var senders = _pairs.Select(pair => SendUntilAsync(pair, end, TimeSpan.FromSeconds(1 / perSender))).ToList();
+        await Task.Delay(faultAfter);
+        await fault();
+        await Task.WhenAll(senders);
+    }
+
+    /// <summary>Waits (bounded) until every acknowledged message has arrived, then counts.</summary>
+    public async Task<TrafficTally> SettleAsync(TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline && _pairs.Any(p => p.Acked.Any(n => !p.Recipient.Got(p.Sender.ClientId, n))))
+        {
+            await Task.Delay(100);
+        }
+
+        return new TrafficTally(
+            Sent: _pairs.Sum(p => p.Acked.Count),
+            InDoubt: _pairs.Sum(p => p.InDoubt),
+            Received: _pairs.Sum(p => p.Recipient.Received),
+            Lost: _pairs.Sum(p => p.Acked.Count(n => !p.Recipient.Got(p.Sender.ClientId, n))),
+            Duplicated: _pairs.Sum(p => p.Recipient.Duplicated),
+            OutOfOrder: _pairs.Sum(p => p.Recipient.OutOfOrder),
+            SeqBreaks: _pairs.Sum(p => p.Recipient.SeqBreaks),
+            NotRecovered: Clients.Sum(c => c.NotRecovered),
+            Unexpected: _pairs.Sum(p => p.Unexpected),
+            Failures: [.. Clients.Where(c => c.Failure is not null).Select(c => $"{c.ClientId}: {c.Failure}")]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in Clients)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    private static async Task SendUntilAsync(Pair pair, long end, TimeSpan interval)
+    {
+        var step = (long)(interval.TotalSeconds * Stopwatch.Frequency);
+        var next = Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * step);
+        for (long n = 1; Stopwatch.GetTimestamp() < end; n++)
+        {
+            var wait = next - Stopwatch.GetTimestamp();
+            if (wait > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+            }
+
+            next = Math.Max(next + step, Stopwatch.GetTimestamp() - Stopwatch.Frequency);
+            switch (await pair.Sender.SendAsync(pair.Recipient.ClientId, n, TimeSpan.FromSeconds(5)))
+            {
+                case "delivered" or "queued":
+                    pair.Acked.Add(n);
+                    break;
+                case null:
+                    pair.InDoubt++;
+                    break;
+                default:
+                    pair.Unexpected++;
+                    break;
+            }
+        }
+    }
+
+    private sealed class Pair(ChaosClient sender, ChaosClient recipient)
+    {
+        public ChaosClient Sender { get; } = sender;
+
+        public ChaosClient Recipient { get; } = recipient;
+
+        /// <summary>Written by the pair's one sender loop; read after it ended.</summary>
+        public List<long> Acked { get; } = [];
+
+        public int InDoubt { get; set; }
+
+        public int Unexpected { get; set; }
+    }
+}
+
+/// <summary>What a run sent and what its recipients' own records say they got.</summary>
+public sealed record TrafficTally(
+    long Sent,
+    long InDoubt,
+    long Received,
+    long Lost,
+    long Duplicated,
+    long OutOfOrder,
+    long SeqBreaks,
+    long NotRecovered,
+    long Unexpected,
+    IReadOnlyList<string> Failures);
