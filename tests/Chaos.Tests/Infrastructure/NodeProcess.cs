@@ -37,6 +37,8 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>The last lines the node wrote, for a failure message.</summary>
     public string Output
     {
@@ -138,9 +140,9 @@ public sealed class NodeProcess : IAsyncDisposable
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
-                // Not listening yet.
+                // Not listening (or not answering) yet.
             }
 
             await Task.Delay(100);
