@@ -27,12 +27,21 @@ dotnet build ServerlessWs.sln -c Release --nologo -v quiet
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+rm -rf tests/Chaos.Tests/bin/Release/net10.0/reliability
 status=0
 dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
+
+# The chaos suite's figures (README "Reliability").
+report=tests/Chaos.Tests/bin/Release/net10.0/reliability/reliability.md
+if [ -f "$report" ]; then
+  echo "Reliability (tests/Chaos.Tests):"
+  cat "$report"
+fi
 
 # dotnet test prints one summary per test project; add them up into the line CI reads.
 awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(/,/, ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) }
      }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
+
 exit "$status"

@@ -5,12 +5,16 @@ using System.Text.Json;
 namespace ServerlessWs.Chaos.Tests.Reporting;
 
 /// <summary>
-/// Collects each scenario's figures as JSON in one folder and renders them as the markdown table that the README's
-/// "Reliability" section quotes. The folder is <c>CHAOS_REPORT_DIR</c> when set (test.sh sets it), else
-/// <c>reliability/</c> next to the test assembly.
+/// Collects each scenario's figures as JSON in one folder and renders them as a markdown table,
+/// <c>reliability.md</c>. The folder is <c>CHAOS_REPORT_DIR</c> when set, else <c>reliability/</c> next to the
+/// test assembly. With <c>CHAOS_UPDATE_README</c> set to the README's path, the table also replaces the one between
+/// the README's reliability markers: that is how the README's "Reliability" section is generated.
 /// </summary>
 public static class ReliabilityReport
 {
+    private const string Begin = "<!-- reliability:begin -->";
+    private const string End = "<!-- reliability:end -->";
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     private static readonly Lock Gate = new();
 
@@ -29,7 +33,12 @@ public static class ReliabilityReport
             var all = System.IO.Directory.GetFiles(Directory, "*.json")
                 .Select(path => JsonSerializer.Deserialize<ScenarioFigures>(File.ReadAllText(path), Json)!)
                 .OrderBy(f => f.Scenario, StringComparer.Ordinal);
-            File.WriteAllText(Path.Combine(Directory, "reliability.md"), Render(all));
+            var table = Render(all);
+            File.WriteAllText(Path.Combine(Directory, "reliability.md"), table);
+            if (Environment.GetEnvironmentVariable("CHAOS_UPDATE_README") is { Length: > 0 } readme)
+            {
+                UpdateReadme(readme, table);
+            }
         }
     }
 
@@ -47,6 +56,21 @@ public static class ReliabilityReport
         }
 
         return table.ToString();
+    }
+
+    private static void UpdateReadme(string path, string table)
+    {
+        var text = File.ReadAllText(path);
+        var begin = text.IndexOf(Begin, StringComparison.Ordinal);
+        var end = text.IndexOf(End, StringComparison.Ordinal);
+        if (begin < 0 || end < begin)
+        {
+            throw new InvalidOperationException($"{path} has no {Begin} … {End} block to replace.");
+        }
+
+        var machine = string.Create(CultureInfo.InvariantCulture,
+            $"Generated {DateTime.UtcNow:yyyy-MM-dd} by the {(ChaosSettings.LongVariant ? "long" : "short")} variant on {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 30} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}.");
+        File.WriteAllText(path, text[..(begin + Begin.Length)] + "\n" + machine + "\n\n" + table + text[end..]);
     }
 
     private static string N(long? value) => value?.ToString("N0", CultureInfo.InvariantCulture) ?? "–";
