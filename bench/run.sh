@@ -14,11 +14,14 @@ if [ "$QUICK" = 1 ]; then
   ROUTE=(--pairs 50 --rate 500 --duration-seconds 2)
   MAX=(--pairs 50 --rates 500,1000 --duration-seconds 2)
   ROUNDS=(--rounds 5)
+  SCALE=(--steps 200,400 --per-process 150 --settle-seconds 1 --hold-seconds 2)
 else
   IDLE=(--connections 10000 --settle-seconds 5 --hold-seconds 60)
   ROUTE=(--pairs 500 --rate 5000 --duration-seconds 20)
   MAX=(--pairs 500 --rates 5000,10000,20000,40000,80000 --duration-seconds 10)
   ROUNDS=(--rounds 100)
+  # About 19,000 on one node: a process may hold 20,000 open files here, so the clients come from several processes.
+  SCALE=(--steps 5000,10000,19000 --per-process 5000 --settle-seconds 5 --hold-seconds 60)
 fi
 
 REDIS_PORT=${REDIS_PORT:-6391}
@@ -69,6 +72,7 @@ for n in 1 2; do
 done
 wait_http http://127.0.0.1:5201/healthz; wait_http http://127.0.0.1:5202/healthz
 run_scenarios wsapp "ws://127.0.0.1:5201/ws,ws://127.0.0.1:5202/ws" "${APP[0]},${APP[1]}" wsapp-only
+scenario wsapp "ws://127.0.0.1:5201/ws" "${APP[0]}" scale "${SCALE[@]}"
 kill "${APP[@]}" 2>/dev/null || true; wait "${APP[@]}" 2>/dev/null || true
 
 echo "bench: seed-node" >&2

@@ -17,6 +17,8 @@ var rate = new Option<int>("--rate") { DefaultValueFactory = _ => 5_000 };
 var duration = new Option<int>("--duration-seconds") { DefaultValueFactory = _ => 20 };
 var rates = new Option<string>("--rates") { DefaultValueFactory = _ => "5000,10000,20000,40000,80000" };
 var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 100 };
+var steps = new Option<string>("--steps") { DefaultValueFactory = _ => "5000,10000,19000" };
+var perProcess = new Option<int>("--per-process") { DefaultValueFactory = _ => 5_000 };
 
 var root = new RootCommand("ServerlessWs benchmark load tool");
 Command Scenario(string name, string description, Func<ParseResult, Target, CancellationToken, Task<Figures>> run, params Option[] options)
@@ -61,6 +63,13 @@ root.Subcommands.Add(Scenario("takeover", "WsApp: resume on the other server unt
     Scenarios.TakeoverAsync(t, r.GetValue(rounds), ct), rounds));
 root.Subcommands.Add(Scenario("resume", "WsApp: resume with 100 missed messages replayed", (r, t, ct) =>
     Scenarios.ResumeAsync(t, r.GetValue(rounds), 100, ct), rounds));
+root.Subcommands.Add(Scenario("scale", "WsApp: idle connections on one node in steps, over several client processes", (r, t, ct) =>
+    Scale.RunAsync(t, r.GetValue(steps)!.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), r.GetValue(perProcess),
+        TimeSpan.FromSeconds(r.GetValue(settle)), TimeSpan.FromSeconds(r.GetValue(hold)), ct),
+    steps, perProcess, settle, hold));
+root.Subcommands.Add(Scenario("hold", "(used by scale) hold N connections until stdin closes", (r, t, ct) =>
+    Scale.HoldAsync(t, r.GetValue(connections), TimeSpan.FromSeconds(r.GetValue(hold)), ct),
+    connections, hold));
 
 var results = new Argument<FileInfo[]>("results") { Description = "JSON lines written by the scenarios" };
 var report = new Command("report", "the comparison table (markdown) of WsApp against the baseline") { results };

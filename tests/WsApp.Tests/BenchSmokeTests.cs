@@ -45,6 +45,20 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task TheScaleScenarioHoldsEachStepFromSeveralClientProcesses()
+    {
+        await using var node = await WsNode.StartAsync();
+        var target = new Target("wsapp", [node.WsUri()], [Environment.ProcessId]);
+
+        var figures = await Scale.RunAsync(target, [100, 250], perProcess: 100, TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(500), CancellationToken.None);
+
+        Assert.Equal(250, figures["scale.250.connections"]);
+        Assert.Equal(0, figures["scale.250.failed"]);
+        await Eventually.TrueAsync(() => node.Manager().ConnectionCount == 0, because: "the holder processes closed their sockets");
+        Assert.True(figures["scale.projected_100k_rss_gib"] > 0);
+    }
+
+    [Fact]
     public void TheReportShowsRatiosOfWsAppToTheBaseline()
     {
         var dir = Directory.CreateTempSubdirectory("bench-");
