@@ -195,7 +195,8 @@ export class ServerlessWsClient extends EventTarget {
     this.#setState("connecting", { url });
     let socket;
     try {
-      socket = new WebSocket(`${url}${url.includes("?") ? "&" : "?"}${query}`);
+      const search = query.toString();
+      socket = new WebSocket(search ? `${url}${url.includes("?") ? "&" : "?"}${search}` : url);
     } catch (error) {
       // A malformed URL: as good as a lost connection, so the next URL gets its turn.
       this.#lost(1006, String(error));
