@@ -96,15 +96,23 @@ public sealed class LivePageTests(BrowserFixture browser)
     }
 
     [Fact]
-    public async Task TheNodeServesTheClientModuleAtClientJs()
+    public async Task TheNodeServesThePageAtTheRootAndTheClientAtClientJsBesideItsOtherEndpoints()
     {
         await using var node = await WsNode.StartAsync();
         using var http = new HttpClient { BaseAddress = node.BaseUri, Timeout = TimeSpan.FromSeconds(10) };
 
-        using var response = await http.GetAsync(new Uri("/client.js", UriKind.Relative));
+        using var client = await http.GetAsync(new Uri("/client.js", UriKind.Relative));
+        using var page = await http.GetAsync(new Uri("/", UriKind.Relative));
+        using var healthz = await http.GetAsync(new Uri("/healthz", UriKind.Relative));
+        using var readyz = await http.GetAsync(new Uri("/readyz", UriKind.Relative));
+        using var ws = await http.GetAsync(new Uri("/ws", UriKind.Relative));
 
-        response.EnsureSuccessStatusCode();
-        Assert.Equal("text/javascript", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("export class ServerlessWsClient", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        client.EnsureSuccessStatusCode();
+        Assert.Equal("text/javascript", client.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("export class ServerlessWsClient", await client.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        page.EnsureSuccessStatusCode();
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("import { ServerlessWsClient } from \"./client.js\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal((200, 200, 400), ((int)healthz.StatusCode, (int)readyz.StatusCode, (int)ws.StatusCode));
     }
 }
