@@ -11,6 +11,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 fi
 
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: installing chromium (the browser tests drive Debian's build; Playwright downloads none)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! command -v npx >/dev/null 2>&1; then
   echo "test.sh: installing nodejs and npm (the azure.yaml schema check runs ajv-cli)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

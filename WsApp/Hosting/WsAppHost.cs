@@ -22,6 +22,7 @@ public static class WsAppHost
         builder.AddServerlessWsTelemetry();
 
         var app = builder.Build();
+        app.UseLivePage();
         app.UseHeartbeatStreams();
         app.UseWebSockets();
         app.MapGet("/ws", (HttpContext http, WebSocketsManager manager) => manager.HandleAsync(http));
