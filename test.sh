@@ -4,26 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "test.sh: installing redis-server (the tests start their own on loopback ports)"
+# apt_install PACKAGE WHY: apt-get install, as root or through sudo.
+apt_install() {
+  echo "test.sh: installing $1 ($2)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
-fi
-
-if [ ! -x /usr/bin/chromium ]; then
-  echo "test.sh: installing chromium (the browser tests drive Debian's build; Playwright downloads none)"
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-fi
-
-if ! command -v npx >/dev/null 2>&1; then
-  echo "test.sh: installing nodejs and npm (the azure.yaml schema check runs ajv-cli)"
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$1" >/dev/null
+}
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server "the tests start their own on loopback ports"
+[ -x /usr/bin/chromium ] || apt_install chromium "the browser tests drive Debian's build; Playwright downloads none"
+command -v npx >/dev/null 2>&1 || apt_install npm "with nodejs: the azure.yaml schema check runs ajv-cli"
 
 # Bicep and azure.yaml, checked offline.
 infra/check.sh
