@@ -15,14 +15,15 @@ internal static class LivePage
         // From the build output rather than the content root: the tests' in-process nodes run with the test
         // project's folder as content root, and `dotnet run` in any environment finds the same files.
         var files = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
-        app.UseRewriter(new RewriteOptions().AddRewrite(@"^client\.js$", "serverlessws.js", skipRemainingRules: true));
-        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
-        app.UseStaticFiles(new StaticFileOptions
-        {
-            FileProvider = files,
-            // Revalidate (ETag) on every load, so a page never runs against an older client than the node serves.
-            OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
-        });
-        return app;
+        // A WebSocket connect (the hot path) skips the file lookups altogether.
+        return app.UseWhen(http => !http.Request.Path.StartsWithSegments("/ws"), page => page
+            .UseRewriter(new RewriteOptions().AddRewrite(@"^client\.js$", "serverlessws.js", skipRemainingRules: true))
+            .UseDefaultFiles(new DefaultFilesOptions { FileProvider = files })
+            .UseStaticFiles(new StaticFileOptions
+            {
+                FileProvider = files,
+                // Revalidate (ETag) on every load, so a page never runs against an older client than the node serves.
+                OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
+            }));
     }
 }
