@@ -21,6 +21,9 @@ public sealed class RawConnection : IDisposable
     public const byte OpPing = 0x9;
     public const byte OpPong = 0xA;
 
+    /// <summary>Not an opcode: what <see cref="ReadMessageAsync"/> returns when the server closed or reset TCP without a close frame.</summary>
+    public const byte Ended = 0xFF;
+
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
 
@@ -75,8 +78,11 @@ public sealed class RawConnection : IDisposable
         }
     }
 
-    /// <summary>Sends one frame. <paramref name="masked"/> false breaks RFC 6455 (a client must mask); <paramref name="rsv"/> sets reserved bits.</summary>
-    public async Task SendFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool masked = true, byte rsv = 0)
+    /// <summary>
+    /// Sends one frame; false when the server had already closed or reset the connection (what it said before that
+    /// is still there to read). <paramref name="masked"/> false breaks RFC 6455 (a client must mask); <paramref name="rsv"/> sets reserved bits.
+    /// </summary>
+    public async Task<bool> SendFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool masked = true, byte rsv = 0)
     {
         var header = new List<byte>(14) { (byte)((fin ? 0x80 : 0) | (rsv << 4) | opcode) };
         var maskBit = masked ? 0x80 : 0;
@@ -110,13 +116,21 @@ public sealed class RawConnection : IDisposable
         }
 
         using var timeout = new CancellationTokenSource(TestClient.Timeout);
-        await _stream.WriteAsync(header.ToArray(), timeout.Token);
-        await _stream.WriteAsync(body, timeout.Token);
+        try
+        {
+            await _stream.WriteAsync(header.ToArray(), timeout.Token);
+            await _stream.WriteAsync(body, timeout.Token);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
-    /// Reads the next data message or close, answering the server's pings and reassembling fragments; null when
-    /// the connection ended without a close frame or nothing came within <paramref name="within"/>.
+    /// Reads the next data message or close, answering the server's pings and reassembling fragments;
+    /// <see cref="Ended"/> when the connection ended without a close frame, null when nothing came within <paramref name="within"/>.
     /// </summary>
     public async Task<(byte Opcode, byte[] Payload)?> ReadMessageAsync(TimeSpan within, Action<byte[]>? onPong = null)
     {
@@ -161,9 +175,13 @@ public sealed class RawConnection : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or OperationCanceledException)
+        catch (OperationCanceledException)
         {
             return null;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException)
+        {
+            return (Ended, []);
         }
     }
 

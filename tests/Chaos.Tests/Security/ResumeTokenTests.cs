@@ -43,7 +43,8 @@ public sealed class ResumeTokenTests(RedisFixture redis) : IClassFixture<RedisFi
         var before = await store.GetSessionAsync(alice, default);
 
         var tally = new Tally();
-        foreach (var (what, guess) in Guesses(a.ResumeToken, b.ResumeToken, ChaosSettings.Pick(150, 2_000)))
+        // A variant can equal the token itself (standard base64 of one without '-' or '_'): that is no guess.
+        foreach (var (what, guess) in Guesses(a.ResumeToken, b.ResumeToken, ChaosSettings.Pick(150, 2_000)).Where(g => g.Token != a.ResumeToken))
         {
             tally.Check(what, 401, await TestClient.ConnectStatusAsync(node, $"clientId={alice}&resumeToken={Uri.EscapeDataString(guess)}"));
         }
