@@ -21,6 +21,14 @@ internal sealed partial class ClientConnection
                     return;
                 }
 
+                // An empty message is consumed whole by the peek, so a binary one must be refused here: the read
+                // below would already be waiting for the next message.
+                if (peek.MessageType == WebSocketMessageType.Binary)
+                {
+                    ClosePolicy(CloseCodes.PolicyViolation, "binary frames are not accepted");
+                    break;
+                }
+
                 // An empty text message is consumed whole by the peek.
                 var handled = peek is { MessageType: WebSocketMessageType.Text, EndOfMessage: true }
                     ? await HandleMessageAsync(ReadOnlyMemory<byte>.Empty)

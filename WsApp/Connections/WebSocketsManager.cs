@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ServerlessWs.App.Auth;
 using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Protocol;
@@ -31,6 +32,10 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private readonly WsOptions _options;
     private readonly ConnectionContext _context;
     private readonly ILogger<WebSocketsManager> _logger;
+    private readonly ClientAuthentication _auth;
+
+    // System.Threading.RateLimiting directly (the library ASP.NET Core's rate limiting middleware is built on),
+    // not the middleware: the contract answers 403 for a bad origin before 429, and middleware would run first.
     private readonly PartitionedRateLimiter<string>? _connectLimiter;
     private IAsyncDisposable? _subscription;
     private ITimer? _heartbeatTimer;
@@ -44,8 +49,10 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         MessageRouter router,
         IOptions<WsOptions> options,
         TimeProvider time,
+        ClientAuthentication auth,
         ILogger<WebSocketsManager> logger)
     {
+        _auth = auth;
         _store = store;
         _bus = bus;
         _options = options.Value;
@@ -66,7 +73,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     /// <summary>
     /// Handles <c>GET /ws</c>. Every refusal is plain HTTP before the upgrade and changes no state, in the contract's
-    /// order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401 (token).
+    /// order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401 (access_token, then resumeToken).
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
@@ -124,10 +131,17 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             }
         }
 
-        var request = ConnectRequest.TryParse(http.Request.Query, out var error);
-        if (request is null)
+        var parsed = ConnectRequest.TryParse(http.Request.Query, out var error);
+        if (parsed is null)
         {
             await RefuseAsync(http, StatusCodes.Status400BadRequest, error!);
+            return null;
+        }
+
+        var (request, refusal) = await _auth.AuthenticateAsync(http, parsed);
+        if (request is null)
+        {
+            await RefuseAsync(http, StatusCodes.Status401Unauthorized, refusal!);
         }
 
         return request;

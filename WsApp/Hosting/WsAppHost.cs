@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using ServerlessWs.App.Auth;
 using ServerlessWs.App.Cluster;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Heartbeat;
@@ -19,7 +20,12 @@ public static class WsAppHost
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
         AddServices(builder);
+        ClientAuthentication.AddTo(builder);
         builder.AddServerlessWsTelemetry();
+
+        // The hosting diagnostics log every request's URL with its query string, where resumeToken and access_token
+        // travel: kept at Warning whatever the configured level, so no token reaches a log.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 
         var app = builder.Build();
         app.UseLivePage();

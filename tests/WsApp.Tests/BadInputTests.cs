@@ -165,6 +165,18 @@ public sealed class BadInputTests
         await bystander.AssertAliveAsync();
     }
 
+    /// <summary>Regression: an empty binary message was consumed by the zero-byte peek and ignored, not closed.</summary>
+    [Fact]
+    public async Task AnEmptyBinaryFrameClosesWith1008Too()
+    {
+        await using var node = await WsNode.StartAsync();
+        await using var client = await TestClient.ConnectAsync(node);
+
+        await client.Socket.SendAsync(Array.Empty<byte>(), WebSocketMessageType.Binary, true, CancellationToken.None);
+
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await client.ReceiveCloseAsync());
+    }
+
     [Fact]
     public async Task InvalidUtf8InATextFrameClosesWith1007AndOthersKeepBeingServed()
     {

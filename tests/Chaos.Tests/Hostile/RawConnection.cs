@@ -1,0 +1,213 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using ServerlessWs.App.Tests.Infrastructure;
+
+namespace ServerlessWs.Chaos.Tests.Hostile;
+
+/// <summary>
+/// A WebSocket client written by hand over TCP (RFC 6455), for hostile input no well-behaved client sends: a request
+/// target exactly as given (no URI normalisation), frames with any opcode, flag, mask or payload, fragments
+/// interleaved with control frames. Every read is bounded by a timeout.
+/// </summary>
+public sealed class RawConnection : IDisposable
+{
+    public const byte OpContinuation = 0x0;
+    public const byte OpText = 0x1;
+    public const byte OpBinary = 0x2;
+    public const byte OpClose = 0x8;
+    public const byte OpPing = 0x9;
+    public const byte OpPong = 0xA;
+
+    /// <summary>Not an opcode: what <see cref="ReadMessageAsync"/> returns when the server closed or reset TCP without a close frame.</summary>
+    public const byte Ended = 0xFF;
+
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+
+    private RawConnection(TcpClient tcp, int status, IReadOnlyDictionary<string, string> headers)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+        Status = status;
+        Headers = headers;
+    }
+
+    /// <summary>The HTTP status of the upgrade request: 101 when it became a WebSocket.</summary>
+    public int Status { get; }
+
+    public IReadOnlyDictionary<string, string> Headers { get; }
+
+    public string? ContentType => Headers.GetValueOrDefault("content-type");
+
+    /// <summary>Sends <c>GET {target}</c> as a WebSocket upgrade, from <paramref name="from"/> (any 127.x address), and reads the answer's head.</summary>
+    public static async Task<RawConnection> OpenAsync(WsNode node, string target, string? origin = null, IPAddress? from = null)
+    {
+        var tcp = new TcpClient(new IPEndPoint(from ?? IPAddress.Loopback, 0)) { NoDelay = true };
+        try
+        {
+            using var timeout = new CancellationTokenSource(TestClient.Timeout);
+            await tcp.ConnectAsync(node.BaseUri.Host, node.BaseUri.Port, timeout.Token);
+            var request = new StringBuilder()
+                .Append("GET ").Append(target).Append(" HTTP/1.1\r\n")
+                .Append("Host: ").Append(node.BaseUri.Authority).Append("\r\n")
+                .Append("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
+                .Append("Sec-WebSocket-Key: ").Append(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))).Append("\r\n");
+            if (origin is not null)
+            {
+                request.Append("Origin: ").Append(origin).Append("\r\n");
+            }
+
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(request.Append("\r\n").ToString()), timeout.Token);
+            var head = await ReadHeadAsync(stream, timeout.Token);
+            var lines = head.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+            var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+            var headers = lines.Skip(1)
+                .Select(l => l.Split(':', 2))
+                .GroupBy(p => p[0].Trim().ToLowerInvariant())
+                .ToDictionary(g => g.Key, g => g.First()[1].Trim());
+            return new RawConnection(tcp, status, headers);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends one frame; false when the server had already closed or reset the connection (what it said before that
+    /// is still there to read). <paramref name="masked"/> false breaks RFC 6455 (a client must mask); <paramref name="rsv"/> sets reserved bits.
+    /// </summary>
+    public async Task<bool> SendFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool masked = true, byte rsv = 0)
+    {
+        var header = new List<byte>(14) { (byte)((fin ? 0x80 : 0) | (rsv << 4) | opcode) };
+        var maskBit = masked ? 0x80 : 0;
+        if (payload.Length < 126)
+        {
+            header.Add((byte)(maskBit | payload.Length));
+        }
+        else if (payload.Length <= ushort.MaxValue)
+        {
+            header.Add((byte)(maskBit | 126));
+            header.Add((byte)(payload.Length >> 8));
+            header.Add((byte)payload.Length);
+        }
+        else
+        {
+            header.Add((byte)(maskBit | 127));
+            var length = new byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(length, (ulong)payload.Length);
+            header.AddRange(length);
+        }
+
+        var body = payload.ToArray();
+        if (masked)
+        {
+            var mask = RandomNumberGenerator.GetBytes(4);
+            header.AddRange(mask);
+            for (var i = 0; i < body.Length; i++)
+            {
+                body[i] ^= mask[i % 4];
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(TestClient.Timeout);
+        try
+        {
+            await _stream.WriteAsync(header.ToArray(), timeout.Token);
+            await _stream.WriteAsync(body, timeout.Token);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads the next data message or close, answering the server's pings and reassembling fragments;
+    /// <see cref="Ended"/> when the connection ended without a close frame, null when nothing came within <paramref name="within"/>.
+    /// </summary>
+    public async Task<(byte Opcode, byte[] Payload)?> ReadMessageAsync(TimeSpan within, Action<byte[]>? onPong = null)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        var message = new MemoryStream();
+        byte? messageOpcode = null;
+        try
+        {
+            while (true)
+            {
+                var head = await ReadExactlyAsync(2, timeout.Token);
+                var opcode = (byte)(head[0] & 0x0F);
+                var fin = (head[0] & 0x80) != 0;
+                long length = head[1] & 0x7F;
+                if (length == 126)
+                {
+                    length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, timeout.Token));
+                }
+                else if (length == 127)
+                {
+                    length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, timeout.Token));
+                }
+
+                var payload = await ReadExactlyAsync((int)length, timeout.Token);
+                switch (opcode)
+                {
+                    case OpPing:
+                        await SendFrameAsync(OpPong, payload);
+                        continue;
+                    case OpPong:
+                        onPong?.Invoke(payload);
+                        continue;
+                    case OpClose:
+                        return (OpClose, payload);
+                }
+
+                messageOpcode ??= opcode;
+                message.Write(payload);
+                if (fin)
+                {
+                    return (messageOpcode.Value, message.ToArray());
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException)
+        {
+            return (Ended, []);
+        }
+    }
+
+    /// <summary>The close code of a close frame's payload; 1005 (none given) for an empty one.</summary>
+    public static int CloseCode(byte[] payload) => payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(payload) : 1005;
+
+    public void Dispose() => _tcp.Dispose();
+
+    private async Task<byte[]> ReadExactlyAsync(int count, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[count];
+        await _stream.ReadExactlyAsync(buffer, cancellationToken);
+        return buffer;
+    }
+
+    private static async Task<string> ReadHeadAsync(NetworkStream stream, CancellationToken cancellationToken)
+    {
+        // Byte by byte so that nothing after the head (the first WebSocket frame) is consumed here.
+        var head = new List<byte>(512);
+        var one = new byte[1];
+        while (head.Count < 4 || head[^4] != '\r' || head[^3] != '\n' || head[^2] != '\r' || head[^1] != '\n')
+        {
+            await stream.ReadExactlyAsync(one, cancellationToken);
+            head.Add(one[0]);
+        }
+
+        return Encoding.Latin1.GetString(head.ToArray());
+    }
+}
