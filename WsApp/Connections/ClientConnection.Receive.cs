@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Text.Unicode;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
 
@@ -118,6 +119,14 @@ internal sealed partial class ClientConnection
 
                 if (result.EndOfMessage)
                 {
+                    // The WebSocket layer checks UTF-8 frame by frame, but lets a message end in the middle of a
+                    // character when its last fragment is empty; the whole message is checked here.
+                    if (!Utf8.IsValid(buffer.AsSpan(0, count)))
+                    {
+                        ClosePolicy(CloseCodes.InvalidPayload, "text is not valid UTF-8");
+                        return false;
+                    }
+
                     return await HandleMessageAsync(buffer.AsMemory(0, count));
                 }
             }

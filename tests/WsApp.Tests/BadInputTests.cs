@@ -195,6 +195,24 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task AMessageEndingInsideACharacterClosesWith1007EvenWhenItsLastFragmentIsEmpty()
+    {
+        // Found by the hostile-input fuzzer: the WebSocket layer checks UTF-8 per frame and let this through.
+        await using var node = await WsNode.StartAsync();
+        using var raw = await RawWebSocket.ConnectAsync(node);
+        Assert.Equal(RawWebSocket.OpText, (await raw.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+
+        await raw.SendFrameAsync(RawWebSocket.OpText, "{\"type\":\"ping\"}"u8.ToArray(), fin: false);
+        await raw.SendFrameAsync(RawWebSocket.OpContinuation, new byte[] { (byte)' ', 0xC3 }, fin: false);
+        await raw.SendFrameAsync(RawWebSocket.OpContinuation, ReadOnlyMemory<byte>.Empty);
+
+        var close = await raw.ReadFrameAsync(TestClient.Timeout);
+        Assert.NotNull(close);
+        Assert.Equal(RawWebSocket.OpClose, close.Value.Opcode);
+        Assert.Equal(1007, (close.Value.Payload[0] << 8) | close.Value.Payload[1]);
+    }
+
+    [Fact]
     public async Task AFloodOfTenThousandFramesIsRateLimitedWithoutClosingAndOthersAreUnaffected()
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:FramesPerSecond", 200)));

@@ -40,9 +40,12 @@ public sealed class RawWebSocket : IDisposable
         return raw;
     }
 
-    public async Task SendFrameAsync(byte opcode, ReadOnlyMemory<byte> payload)
+    public const byte OpContinuation = 0x0;
+
+    /// <param name="fin">False for a fragment that more of the message follows.</param>
+    public async Task SendFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, bool fin = true)
     {
-        var header = new List<byte> { (byte)(0x80 | opcode) };
+        var header = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
         if (payload.Length < 126)
         {
             header.Add((byte)(0x80 | payload.Length));
