@@ -37,7 +37,8 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public int ExitCode => _process.ExitCode;
+    /// <summary>How the process ended (kept after it is disposed); null while it runs.</summary>
+    public int? ExitCode { get; private set; }
 
     /// <summary>The last lines the node wrote, for a failure message.</summary>
     public string Output
@@ -97,6 +98,7 @@ public sealed class NodeProcess : IAsyncDisposable
     {
         _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        ExitCode = _process.ExitCode;
     }
 
     /// <summary>A scale-in: <c>SIGTERM</c>, then waits for the host to drain and exit.</summary>
@@ -112,6 +114,7 @@ public sealed class NodeProcess : IAsyncDisposable
         }
 
         await _process.WaitForExitAsync().WaitAsync(within);
+        ExitCode = _process.ExitCode;
     }
 
     public async ValueTask DisposeAsync()
