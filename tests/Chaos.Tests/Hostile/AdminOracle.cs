@@ -97,15 +97,15 @@ public sealed class AdminOracle(string bystander, string victim, string group, i
 
     /// <summary>
     /// <c>server</c> and <c>cursor</c> must be names, <c>limit</c> a whole number from 1 to 1000; a parameter given
-    /// twice counts as its values joined by commas (so it is never valid), an empty one as absent,
-    /// a bare name without '=' as not given.
+    /// twice counts as its values joined by commas (so it is never valid); an empty one,
+    /// or a bare name without '=', is not given.
     /// </summary>
     private static string PredictList(string query)
     {
         var values = query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(pair => pair.Split('=', 2))
-            // A bare name without '=' carries no value (ASP.NET Core's query parsing drops it).
-            .Where(p => p.Length == 2)
+            // A bare name, or a name with an empty value, carries nothing (ASP.NET Core's query parsing drops both).
+            .Where(p => p.Length == 2 && p[1].Length > 0)
             .GroupBy(p => Decode(p[0]), StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => string.Join(',', g.Select(p => Decode(p[1]))), StringComparer.OrdinalIgnoreCase);
         var server = values.GetValueOrDefault("server", string.Empty);
