@@ -38,6 +38,15 @@ internal sealed class HeartbeatStream(Stream inner) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        // RFC 6455 §5.1: an unmasked client frame fails the connection. The WebSocket reads a mask key's worth of
+        // header (6 bytes) before it looks at the mask bit, so after an unmasked frame shorter than that it would wait
+        // here for bytes the client does not owe it, and the connection would hang open. Asked for more bytes after
+        // an unmasked header, the connection is failed here instead (TCP closed, which RFC 6455 §7.1.7 allows).
+        if (_scanner.SawUnmaskedFrame)
+        {
+            throw new IOException("The client sent an unmasked frame (RFC 6455 §5.1).");
+        }
+
         var read = await inner.ReadAsync(buffer, cancellationToken);
         // Reads are never concurrent (the WebSocket holds a receive lock), so the scanner needs no lock of its own.
         var pongs = _scanner.Scan(buffer.Span[..read]);

@@ -2,7 +2,8 @@ namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
 /// Follows RFC 6455 frame boundaries in the client-to-server byte stream without copying or unmasking anything,
-/// to count pong frames (opcode 0xA). Malformed input is the WebSocket's to refuse; the scanner only keeps pace.
+/// to count pong frames (opcode 0xA). Malformed input is the WebSocket's to refuse; the scanner only keeps pace,
+/// and notes an unmasked frame (see <see cref="HeartbeatStream"/> for why).
 /// </summary>
 internal struct InboundFrameScanner
 {
@@ -14,6 +15,9 @@ internal struct InboundFrameScanner
     private int _lengthBytesLeft;
     private int _maskBytesLeft;
     private long _payloadLeft;
+
+    /// <summary>Whether a frame header without the mask bit went by (RFC 6455 §5.1: a client must mask every frame).</summary>
+    public bool SawUnmaskedFrame { get; private set; }
 
     private enum State
     {
@@ -40,6 +44,7 @@ internal struct InboundFrameScanner
                 case State.SecondByte:
                     var second = data[i++];
                     _masked = (second & 0x80) != 0;
+                    SawUnmaskedFrame |= !_masked;
                     var length = second & 0x7F;
                     _payloadLeft = length < 126 ? length : 0;
                     _lengthBytesLeft = length switch { 126 => 2, 127 => 8, _ => 0 };

@@ -19,6 +19,9 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
 {
     public const string AdminSender = "admin";
 
+    /// <summary>How deep the body may nest: one level less than a frame may (PROTOCOL.md §5a), as a message wraps it.</summary>
+    public const int MaxDataDepth = 63;
+
     // Recipients read per page of the connected-clients index during a broadcast.
     private const int BroadcastPage = 1000;
 
@@ -113,9 +116,18 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
         }
 
         var data = body.ToArray();
+        // JsonDocument does not check the encoding inside strings, and the data goes out verbatim in a text frame:
+        // invalid UTF-8 there makes the recipient's WebSocket fail the connection (1007).
+        if (!System.Text.Unicode.Utf8.IsValid(data))
+        {
+            return ([], Problems.BadRequest("The body must be UTF-8 (RFC 8259)."));
+        }
+
         try
         {
-            using var json = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = 64 });
+            // The delivered message wraps the data in one more level, and a client may read frames with the 64 levels
+            // the contract allows a frame (System.Text.Json's default): deeper data would break the recipient's reader.
+            using var json = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = MaxDataDepth });
         }
         catch (JsonException)
         {

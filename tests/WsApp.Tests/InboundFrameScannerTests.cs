@@ -52,6 +52,19 @@ public sealed class InboundFrameScannerTests
         Assert.Equal(0, scanner.Scan(Frame(0x1, payload.Length, payload)));
     }
 
+    [Fact]
+    public void AnUnmaskedFrameIsNotedFromItsSecondByte()
+    {
+        var scanner = default(InboundFrameScanner);
+        scanner.Scan(Frame(0x1, 10));
+        Assert.False(scanner.SawUnmaskedFrame);
+
+        // Two bytes are all there is of an empty unmasked frame: the WebSocket itself would wait for a mask key.
+        scanner.Scan([0x81, 0x00]);
+
+        Assert.True(scanner.SawUnmaskedFrame);
+    }
+
     /// <summary>A masked client frame with the given opcode and payload length.</summary>
     private static byte[] Frame(int opcode, int length, byte[]? payload = null)
     {

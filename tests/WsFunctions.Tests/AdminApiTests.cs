@@ -42,6 +42,45 @@ public sealed class AdminApiTests
         AssertProblem(status, await f.Messages.SendToClient(FunctionsHarness.Request("POST", body), "alice"));
     }
 
+    /// <summary>
+    /// Regression (found by the admin API fuzzer, Chaos.Tests AdminApiFuzzTests): JsonDocument does not check the
+    /// encoding inside strings, so a body with invalid UTF-8 was accepted and delivered verbatim in a text frame, and
+    /// the recipient's WebSocket failed the connection with 1007.
+    /// </summary>
+    [Fact]
+    public async Task ABodyThatIsNotUtf8Is400AndNeverReachesTheClient()
+    {
+        await using var f = await FunctionsHarness.StartAsync();
+        await using var node = await WsNode.StartOnRedisAsync(f.Redis, "n1");
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        var request = FunctionsHarness.Request("POST");
+        request.Body = new MemoryStream([(byte)'"', 0xC3, 0x28, (byte)'"']);
+
+        AssertProblem(400, await f.Messages.SendToClient(request, "alice"));
+
+        await alice.AssertAliveAsync();
+        Assert.Equal(new SendResult("delivered"), Accepted(await f.Messages.SendToClient(FunctionsHarness.Request("POST", "\"ok\""), "alice")));
+        Assert.Equal("ok", (await alice.ReceiveOfTypeAsync("message")).GetProperty("data").GetString());
+    }
+
+    /// <summary>
+    /// Regression (found by the admin API fuzzer): data nested 64 deep was accepted, and the message that wraps it
+    /// (65 levels) broke a client reading frames with the 64 levels the contract allows a frame.
+    /// </summary>
+    [Fact]
+    public async Task DataNestedDeeperThan63LevelsIs400SoEveryMessageStaysWithin64()
+    {
+        await using var f = await FunctionsHarness.StartAsync();
+        await using var node = await WsNode.StartOnRedisAsync(f.Redis, "n1");
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        static string Nested(int depth) => new string('[', depth) + new string(']', depth);
+
+        AssertProblem(400, await f.Messages.SendToClient(FunctionsHarness.Request("POST", Nested(64)), "alice"));
+        Assert.Equal(new SendResult("delivered"), Accepted(await f.Messages.SendToClient(FunctionsHarness.Request("POST", Nested(63)), "alice")));
+
+        Assert.Equal(Nested(63), (await alice.ReceiveOfTypeAsync("message")).GetProperty("data").GetRawText());
+    }
+
     [Fact]
     public async Task ABodyOverTheMessageLimitIs413AndOneAtTheLimitIsAccepted()
     {
