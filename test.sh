@@ -26,7 +26,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 rm -rf tests/Chaos.Tests/bin/Release/net10.0/reliability
 status=0
-dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" 2>&1 | tee "$log" || status=$?
+# A test that hangs fails after 5 minutes (the longest takes well under one) instead of holding CI forever.
+dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" \
+  --blame-hang-timeout 5m --blame-hang-dump-type none 2>&1 | tee "$log" || status=$?
 
 # The chaos suite's figures (README "Reliability").
 report=tests/Chaos.Tests/bin/Release/net10.0/reliability/reliability.md
@@ -34,6 +36,8 @@ if [ -f "$report" ]; then
   echo "Reliability (tests/Chaos.Tests):"
   cat "$report"
 fi
+
+if [ "$status" -ne 0 ]; then echo "test.sh: dotnet test exited with $status (a failed or aborted test run)"; fi
 
 # dotnet test prints one summary per test project; add them up into the line CI reads.
 awk '/(Passed|Failed)! +- +Failed:/ {

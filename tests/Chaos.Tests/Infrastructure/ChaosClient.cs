@@ -55,7 +55,7 @@ public sealed class ChaosClient : IAsyncDisposable
     /// <summary>Set when the client gave up: a close it must not retry (4000, 4001), or no node took it in time.</summary>
     public string? Failure { get; private set; }
 
-    public bool IsOpen => _open.Task.IsCompletedSuccessfully && _open.Task.Result.State == WebSocketState.Open;
+    public bool IsOpen => _open.Task is { IsCompletedSuccessfully: true } open && open.Result.State == WebSocketState.Open;
 
     /// <summary>How each socket ended: the close code, or "abort" when the connection just broke.</summary>
     public IReadOnlyList<string> Closes
@@ -118,9 +118,10 @@ public sealed class ChaosClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_open.Task.IsCompletedSuccessfully)
+        // Read once: the receive loop replaces _open when a socket ends.
+        if (_open.Task is { IsCompletedSuccessfully: true } open)
         {
-            _open.Task.Result.Abort();
+            open.Result.Abort();
         }
 
         await _loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
