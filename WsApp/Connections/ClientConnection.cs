@@ -41,7 +41,6 @@ internal sealed partial class ClientConnection
     // Written only by the heartbeat sweep, one tick at a time.
     private bool _pingOutstanding;
     private int _pongsAtPing;
-    private long _nextBeat;
 
     public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, byte[] tokenHash, ConnectionContext context)
     {
@@ -58,7 +57,6 @@ internal sealed partial class ClientConnection
         });
         _badFrames = new BadFrameWindow(context.Time);
         _rate = new FrameRateLimiter(context.Options.FramesPerSecond, context.Time.GetTimestamp());
-        _nextBeat = context.Time.GetTimestamp() + context.HeartbeatPeriod;
     }
 
     public string ClientId { get; }
@@ -107,21 +105,11 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>
-    /// One sweep of the heartbeat at <paramref name="now"/> (a <see cref="TimeProvider"/> timestamp). Each socket
-    /// beats every interval counted from its own connect, so a node's pings are spread as its connects were, not
-    /// sent all at once. On its beat: false when the previous ping got no pong (the client is to be dropped),
+    /// One heartbeat tick: false when the ping sent at the previous tick got no pong (the client is to be dropped);
     /// otherwise a new ping goes out. A client that never answered is so timed from its connect (PROTOCOL.md §5a).
     /// </summary>
-    public bool Heartbeat(long now)
+    public bool Heartbeat()
     {
-        if (now < _nextBeat)
-        {
-            return true;
-        }
-
-        // On schedule, so beats stay one interval apart; after a jump of the clock, one interval from now.
-        var period = _context.HeartbeatPeriod;
-        _nextBeat = now - _nextBeat < period ? _nextBeat + period : now + period;
         var pongs = _heartbeat.PongCount;
         if (_pingOutstanding && pongs == _pongsAtPing)
         {

@@ -11,11 +11,4 @@ internal sealed record ConnectionContext(
     ISessionStore Store,
     MessageRouter Router,
     TimeProvider Time,
-    ILogger Logger)
-{
-    /// <summary>How often the heartbeat sweep runs; a socket's beat is late by at most this (PROTOCOL.md §5a allows 1 s).</summary>
-    public static readonly TimeSpan SweepResolution = TimeSpan.FromSeconds(1);
-
-    /// <summary><c>Ws:HeartbeatSeconds</c> in <see cref="Time"/>'s timestamp units.</summary>
-    public long HeartbeatPeriod { get; } = Options.HeartbeatSeconds * Time.TimestampFrequency;
-}
+    ILogger Logger);

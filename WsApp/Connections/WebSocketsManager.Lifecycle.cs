@@ -10,22 +10,21 @@ internal sealed partial class WebSocketsManager
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         _subscription = await _bus.SubscribeAsync(ServerId, this, cancellationToken);
-        var resolution = ConnectionContext.SweepResolution;
-        _heartbeatTimer = _context.Time.CreateTimer(_ => SweepHeartbeats(), null, resolution, resolution);
+        var interval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
+        _heartbeatTimer = _context.Time.CreateTimer(_ => SweepHeartbeats(), null, interval, interval);
         _connectionsGauge = WsMetrics.TrackConnections(ServerId, () => _connections.Count);
         ConnectionLog.Started(_logger, ServerId);
     }
 
     /// <summary>
-    /// One timer for every socket of the node (not one per socket), once a second: the sockets whose beat is due
-    /// drop the client if their previous ping got no pong, or ping again.
+    /// One timer for every socket of the node (not one per socket): each tick drops the clients whose previous ping
+    /// got no pong and pings the others.
     /// </summary>
     private void SweepHeartbeats()
     {
-        var now = _context.Time.GetTimestamp();
         foreach (var (_, connection) in _connections)
         {
-            if (!connection.Heartbeat(now))
+            if (!connection.Heartbeat())
             {
                 ConnectionLog.HeartbeatTimeout(_logger, connection.ClientId);
                 WsMetrics.HeartbeatTerminations.Add(1);
