@@ -57,7 +57,7 @@ public sealed class AdminApiFuzzTests
         var elapsed = DateTime.UtcNow - started;
 
         var (received, lost, duplicated, outOfOrder) = await CheckBystanderAsync(bystander, runner.Owed);
-        ReliabilityReport.Record(new ScenarioFigures("5b. hostile admin API input")
+        ReliabilityReport.Record(new ScenarioFigures("5b. hostile input: admin API")
         {
             Clients = 2,
             Sent = runner.Owed.Count,
@@ -68,7 +68,7 @@ public sealed class AdminApiFuzzTests
             Violations = (int)(runner.Tally.Tried - runner.Tally.Documented),
             InputsTried = runner.Tally.Tried,
             DocumentedAnswers = runner.Tally.Documented,
-            Notes = $"CsCheck: {requests} requests to the 8 admin functions in {elapsed.TotalSeconds:0} s ({runner.Kicks} closes of a victim with 4001); a bystander got every message owed",
+            Notes = $"CsCheck: {requests} requests to the 8 admin functions in {elapsed.TotalSeconds:0.0} s ({runner.Kicks} closes of a victim with 4001); a bystander got every message owed",
         });
         runner.Tally.AssertAllDocumented();
         Assert.Equal((0L, 0L, 0L), (lost, duplicated, outOfOrder));

@@ -42,7 +42,7 @@ public sealed class HostileInputTests
         using var http = new HttpClient { BaseAddress = node.BaseUri, Timeout = TestClient.Timeout };
         var health = (int)(await http.GetAsync("/healthz")).StatusCode;
 
-        ReliabilityReport.Record(new ScenarioFigures("5a hostile input: queries and frames")
+        ReliabilityReport.Record(new ScenarioFigures("5a. hostile input: queries and frames")
         {
             Clients = sessions + 1,
             Sent = runner.Owed.Count,
@@ -53,7 +53,7 @@ public sealed class HostileInputTests
             Violations = (int)(runner.Tally.Tried - runner.Tally.Documented) + (health == 200 ? 0 : 1),
             InputsTried = runner.Tally.Tried,
             DocumentedAnswers = runner.Tally.Documented,
-            Notes = $"CsCheck: {sessions} sessions, {runner.Frames} frames in {elapsed.TotalSeconds:0} s; a bystander got every message the fuzz owed it",
+            Notes = $"CsCheck: {sessions} sessions, {runner.Frames} frames in {elapsed.TotalSeconds:0.0} s; a bystander got every message the fuzz owed it",
         });
         runner.Tally.AssertAllDocumented();
         Assert.Equal((0L, 0L, 0L), (lost, duplicated, outOfOrder));

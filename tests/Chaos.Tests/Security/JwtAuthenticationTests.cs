@@ -72,7 +72,7 @@ public sealed class JwtAuthenticationTests
             tally.Check($"logs of the {what} token", 0, token.Length == 0 ? 0 : logs.Entries.Count(e => e.Contains(token, StringComparison.Ordinal)));
         }
 
-        Record("6e security: JWT access_token", tally, "valid, missing, expired, wrong key, audience or issuer, unsigned; 400 before 401");
+        Record("6e. security: JWT access_token", tally, "valid, missing, expired, wrong key, audience or issuer, unsigned; 400 before 401");
         tally.AssertAllDocumented();
     }
 
@@ -97,7 +97,7 @@ public sealed class JwtAuthenticationTests
         tally.Check("subject that is not a valid clientId", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token("carol smith")}")).Status);
         tally.Check("token without a subject", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token(null)}")).Status);
 
-        Record("6f security: JWT subject bound to clientId", tally, "subject names the id; another subject, case variant or invalid subject is 401");
+        Record("6f. security: JWT subject bound to clientId", tally, "subject names the id; another subject, case variant or invalid subject is 401");
         tally.AssertAllDocumented();
     }
 

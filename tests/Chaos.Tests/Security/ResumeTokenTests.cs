@@ -61,7 +61,7 @@ public sealed class ResumeTokenTests(RedisFixture redis) : IClassFixture<RedisFi
         Assert.True(back.Welcome.GetProperty("resumed").GetBoolean());
         Assert.Equal((WebSocketCloseStatus)4000, await a.ReceiveCloseAsync());
 
-        ReliabilityReport.Record(new ScenarioFigures("6a security: resume token guessing")
+        ReliabilityReport.Record(new ScenarioFigures("6a. security: resume token guessing")
         {
             Clients = 2,
             InputsTried = tally.Tried,
@@ -110,7 +110,7 @@ public sealed class ResumeTokenTests(RedisFixture redis) : IClassFixture<RedisFi
             tally.Check($"hash of {id}", true, ((byte[]?)await db.HashGetAsync(RedisKeys.Owner(id), "tokenHash"))?.SequenceEqual(ResumeTokens.Hash(token)) == true);
         }
 
-        ReliabilityReport.Record(new ScenarioFigures("6b security: tokens in logs and Redis")
+        ReliabilityReport.Record(new ScenarioFigures("6b. security: tokens in logs and Redis")
         {
             Clients = tokens.Count,
             InputsTried = tally.Tried,
