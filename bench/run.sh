@@ -72,8 +72,15 @@ for n in 1 2; do
 done
 wait_http http://127.0.0.1:5201/healthz; wait_http http://127.0.0.1:5202/healthz
 run_scenarios wsapp "ws://127.0.0.1:5201/ws,ws://127.0.0.1:5202/ws" "${APP[0]},${APP[1]}" wsapp-only
-scenario wsapp "ws://127.0.0.1:5201/ws" "${APP[0]}" scale "${SCALE[@]}"
 kill "${APP[@]}" 2>/dev/null || true; wait "${APP[@]}" 2>/dev/null || true
+
+# Scale on a fresh node, alone on the machine: memory the earlier scenarios left committed would flatter it.
+Redis__ConnectionString="127.0.0.1:$REDIS_PORT" Ws__ServerId="bench-scale" Logging__LogLevel__Default=Warning \
+  dotnet WsApp/bin/Release/net10.0/WsApp.dll --urls "http://127.0.0.1:5203" >"$WORK/wsapp-scale.log" 2>&1 &
+SCALE_PID=$!; PIDS+=($SCALE_PID)
+wait_http http://127.0.0.1:5203/healthz
+scenario wsapp "ws://127.0.0.1:5203/ws" "$SCALE_PID" scale "${SCALE[@]}"
+kill "$SCALE_PID" 2>/dev/null || true; wait "$SCALE_PID" 2>/dev/null || true
 
 echo "bench: seed-node" >&2
 SEED=()
