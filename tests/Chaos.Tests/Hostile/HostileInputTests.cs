@@ -38,7 +38,7 @@ public sealed class HostileInputTests
         var elapsed = DateTime.UtcNow - started;
 
         // The bystander: every owed message, once, in order, with seq 1, 2, 3… and nothing else.
-        var (received, lost, duplicated, outOfOrder) = await CheckBystanderAsync(bystander, runner.Owed);
+        var (received, lost, duplicated, outOfOrder) = await Bystander.CheckAsync(bystander, runner.Owed);
         using var http = new HttpClient { BaseAddress = node.BaseUri, Timeout = TestClient.Timeout };
         var health = (int)(await http.GetAsync("/healthz")).StatusCode;
 
@@ -59,39 +59,5 @@ public sealed class HostileInputTests
         Assert.Equal((0L, 0L, 0L), (lost, duplicated, outOfOrder));
         Assert.Equal(200, health);
         await bystander.AssertAliveAsync();
-    }
-
-    private static async Task<(long Received, long Lost, long Duplicated, long OutOfOrder)> CheckBystanderAsync(TestClient bystander, List<Delivery> owed)
-    {
-        // A ping after everything: its pong comes after every message already in the bystander's log.
-        await bystander.SendAsync("""{"type":"ping","id":"end"}""");
-        var messages = new List<System.Text.Json.JsonElement>();
-        while (messages.Count <= owed.Count + 100)
-        {
-            var frame = await bystander.ReceiveAsync();
-            if (frame.Type() == "pong")
-            {
-                break;
-            }
-
-            messages.Add(frame);
-        }
-
-        var seqs = messages.Select(m => m.Seq()).ToList();
-        var duplicated = seqs.Count - seqs.Distinct().Count();
-        var outOfOrder = seqs.Zip(seqs.Skip(1)).Count(p => p.Second <= p.First);
-        var matched = 0;
-        for (var i = 0; i < Math.Min(owed.Count, messages.Count); i++)
-        {
-            var m = messages[i];
-            var group = m.TryGetProperty("group", out var g) ? g.GetString() : null;
-            if (m.Seq() == i + 1 && m.GetProperty("from").GetString() == owed[i].From
-                && m.GetProperty("data").GetRawText() == owed[i].DataRaw && group == owed[i].Group)
-            {
-                matched++;
-            }
-        }
-
-        return (messages.Count, owed.Count - matched, duplicated, outOfOrder);
     }
 }

@@ -72,7 +72,7 @@ public sealed class JwtAuthenticationTests
             tally.Check($"logs of the {what} token", 0, token.Length == 0 ? 0 : logs.Entries.Count(e => e.Contains(token, StringComparison.Ordinal)));
         }
 
-        Record("6e. security: JWT access_token", tally, "valid, missing, expired, wrong key, audience or issuer, unsigned; 400 before 401");
+        tally.Record("6e. security: JWT access_token", "valid, missing, expired, wrong key, audience or issuer, unsigned; 400 before 401");
         tally.AssertAllDocumented();
     }
 
@@ -97,7 +97,7 @@ public sealed class JwtAuthenticationTests
         tally.Check("subject that is not a valid clientId", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token("carol smith")}")).Status);
         tally.Check("token without a subject", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token(null)}")).Status);
 
-        Record("6f. security: JWT subject bound to clientId", tally, "subject names the id; another subject, case variant or invalid subject is 401");
+        tally.Record("6f. security: JWT subject bound to clientId", "subject names the id; another subject, case variant or invalid subject is 401");
         tally.AssertAllDocumented();
     }
 
@@ -140,12 +140,4 @@ public sealed class JwtAuthenticationTests
     private static async Task<int> HeaderOnlyAsync(WsNode node) =>
         await TestClient.ConnectStatusAsync(node, options: o => o.SetRequestHeader("Authorization", "Bearer " + Token("alice")));
 
-    private static void Record(string scenario, Tally tally, string notes) =>
-        ReliabilityReport.Record(new ScenarioFigures(scenario)
-        {
-            InputsTried = tally.Tried,
-            DocumentedAnswers = tally.Documented,
-            Violations = (int)(tally.Tried - tally.Documented),
-            Notes = notes,
-        });
 }

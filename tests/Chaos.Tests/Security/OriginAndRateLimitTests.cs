@@ -51,7 +51,7 @@ public sealed class OriginAndRateLimitTests
         tally.Check("refused origin with a bad clientId", 403, (await ConnectAttempt.RunAsync(node, "clientId=a%20b", origin: "https://evil.example")).Status);
         await bystander.AssertAliveAsync();
 
-        Record("6c. security: origin allow-list", tally, "allowed, case variants, look-alike and null origins; 403 before 400");
+        tally.Record("6c. security: origin allow-list", "allowed, case variants, look-alike and null origins; 403 before 400");
         tally.AssertAllDocumented();
     }
 
@@ -87,16 +87,8 @@ public sealed class OriginAndRateLimitTests
         tally.Check("bad clientId from the limited address", 429, refusal);
         tally.Check("429 body", "application/problem+json", body);
 
-        Record("6d. security: connect rate per address", tally, $"{attempts} connects from 127.0.0.1 at {perSecond}/s, one from 127.0.0.2; 429 before 400");
+        tally.Record("6d. security: connect rate per address", $"{attempts} connects from 127.0.0.1 at {perSecond}/s, one from 127.0.0.2; 429 before 400");
         tally.AssertAllDocumented();
     }
 
-    private static void Record(string scenario, Tally tally, string notes) =>
-        ReliabilityReport.Record(new ScenarioFigures(scenario)
-        {
-            InputsTried = tally.Tried,
-            DocumentedAnswers = tally.Documented,
-            Violations = (int)(tally.Tried - tally.Documented),
-            Notes = notes,
-        });
 }

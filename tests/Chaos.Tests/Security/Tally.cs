@@ -1,3 +1,5 @@
+using ServerlessWs.Chaos.Tests.Reporting;
+
 namespace ServerlessWs.Chaos.Tests.Security;
 
 /// <summary>Counts inputs and the ones that got their documented answer, and remembers the first few that did not.</summary>
@@ -23,6 +25,16 @@ public sealed class Tally
             _wrong.Add($"{input}: expected {expected}, got {actual}");
         }
     }
+
+    /// <summary>Records the scenario's figures: every input that did not get its documented answer is a violation.</summary>
+    public void Record(string scenario, string notes) =>
+        ReliabilityReport.Record(new ScenarioFigures(scenario)
+        {
+            InputsTried = Tried,
+            DocumentedAnswers = Documented,
+            Violations = (int)(Tried - Documented),
+            Notes = notes,
+        });
 
     /// <summary>Fails with every wrong answer listed when any input did not get its documented answer.</summary>
     public void AssertAllDocumented()
