@@ -9,9 +9,10 @@ namespace ServerlessWs.Chaos.Tests.Faults;
 /// </summary>
 public sealed class RedisFaultTests
 {
-    // Resident memory a node may gain over a fault: what a bounded design needs (no buffering of commands while Redis
-    // is away: the backlog policy fails fast), with room for the runtime's own growth under load.
-    private const long MemoryGrowthBound = 64L << 20;
+    // Resident memory a node may gain from the fault on: a bound against runaway growth (nothing is buffered while
+    // Redis is away: the backlog policy fails fast), with room for the GC's own growth under the load, which is
+    // 20-25 MiB with 200 clients a node (short variant) and 60-70 MiB with 1,000 (long). The table reports the figure.
+    private const long MemoryGrowthBound = 128L << 20;
 
     [Fact]
     public async Task A_Redis_restart_drops_no_socket_and_loses_nothing_acknowledged()
