@@ -40,11 +40,12 @@ internal sealed class HeartbeatStream(Stream inner) : Stream
     {
         // RFC 6455 §5.1: an unmasked client frame fails the connection. The WebSocket reads a mask key's worth of
         // header (6 bytes) before it looks at the mask bit, so after an unmasked frame shorter than that it would wait
-        // here for bytes the client does not owe it, and the connection would hang open. Asked for more bytes after
-        // an unmasked header, the connection is failed here instead (TCP closed, which RFC 6455 §7.1.7 allows).
-        if (_scanner.SawUnmaskedFrame)
+        // here for bytes the client does not owe it, and the connection would hang open. A length with its top bit
+        // set (§5.2) is no length at all. Asked for more bytes after either, the connection is failed here instead
+        // (TCP closed, which RFC 6455 §7.1.7 allows).
+        if (_scanner.Violation is { } violation)
         {
-            throw new IOException("The client sent an unmasked frame (RFC 6455 §5.1).");
+            throw new IOException($"The client sent {violation}.");
         }
 
         var read = await inner.ReadAsync(buffer, cancellationToken);

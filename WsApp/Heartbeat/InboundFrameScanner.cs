@@ -3,7 +3,8 @@ namespace ServerlessWs.App.Heartbeat;
 /// <summary>
 /// Follows RFC 6455 frame boundaries in the client-to-server byte stream without copying or unmasking anything,
 /// to count pong frames (opcode 0xA). Malformed input is the WebSocket's to refuse; the scanner only keeps pace,
-/// and notes an unmasked frame (see <see cref="HeartbeatStream"/> for why).
+/// and notes the two violations it must not step past (see <see cref="HeartbeatStream"/> for why): after one of
+/// them it scans no further.
 /// </summary>
 internal struct InboundFrameScanner
 {
@@ -16,8 +17,11 @@ internal struct InboundFrameScanner
     private int _maskBytesLeft;
     private long _payloadLeft;
 
-    /// <summary>Whether a frame header without the mask bit went by (RFC 6455 §5.1: a client must mask every frame).</summary>
-    public bool SawUnmaskedFrame { get; private set; }
+    /// <summary>
+    /// The RFC 6455 violation seen, if any: an unmasked frame (§5.1: a client masks every frame), or a 64-bit length
+    /// with its top bit set (§5.2), which is no length at all and which the scanner cannot skip.
+    /// </summary>
+    public string? Violation { get; private set; }
 
     private enum State
     {
@@ -33,7 +37,7 @@ internal struct InboundFrameScanner
     {
         var pongs = 0;
         var i = 0;
-        while (i < data.Length)
+        while (i < data.Length && Violation is null)
         {
             switch (_state)
             {
@@ -44,7 +48,11 @@ internal struct InboundFrameScanner
                 case State.SecondByte:
                     var second = data[i++];
                     _masked = (second & 0x80) != 0;
-                    SawUnmaskedFrame |= !_masked;
+                    if (!_masked)
+                    {
+                        Violation = "an unmasked frame (RFC 6455 §5.1)";
+                    }
+
                     var length = second & 0x7F;
                     _payloadLeft = length < 126 ? length : 0;
                     _lengthBytesLeft = length switch { 126 => 2, 127 => 8, _ => 0 };
@@ -60,7 +68,16 @@ internal struct InboundFrameScanner
                     break;
                 case State.ExtendedLength:
                     _payloadLeft = (_payloadLeft << 8) | data[i++];
-                    if (--_lengthBytesLeft == 0)
+                    if (--_lengthBytesLeft > 0)
+                    {
+                        break;
+                    }
+
+                    if (_payloadLeft < 0)
+                    {
+                        Violation = "a frame length with its most significant bit set (RFC 6455 §5.2)";
+                    }
+                    else
                     {
                         pongs += EndOfLength();
                     }

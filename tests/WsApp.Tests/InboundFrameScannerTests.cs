@@ -57,12 +57,27 @@ public sealed class InboundFrameScannerTests
     {
         var scanner = default(InboundFrameScanner);
         scanner.Scan(Frame(0x1, 10));
-        Assert.False(scanner.SawUnmaskedFrame);
+        Assert.Null(scanner.Violation);
 
         // Two bytes are all there is of an empty unmasked frame: the WebSocket itself would wait for a mask key.
         scanner.Scan([0x81, 0x00]);
 
-        Assert.True(scanner.SawUnmaskedFrame);
+        Assert.Contains("unmasked", scanner.Violation, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0x80)]
+    [InlineData(0xFF)]
+    public void ALengthWithItsTopBitSetIsAViolationAndScanningStops(byte firstLengthByte)
+    {
+        // Found in review: a negative length made the payload step zero, and the scan loop spun forever.
+        var scanner = default(InboundFrameScanner);
+        byte[] header = [0x81, 0xFF, firstLengthByte, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0xAA];
+
+        var pongs = scanner.Scan(header);
+
+        Assert.Equal(0, pongs);
+        Assert.Contains("most significant bit", scanner.Violation, StringComparison.Ordinal);
     }
 
     /// <summary>A masked client frame with the given opcode and payload length.</summary>

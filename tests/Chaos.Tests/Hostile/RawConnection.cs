@@ -128,6 +128,21 @@ public sealed class RawConnection : IDisposable
         }
     }
 
+    /// <summary>Writes bytes as they are, for what no frame builder would make; false when the server had already closed.</summary>
+    public async Task<bool> SendRawAsync(ReadOnlyMemory<byte> bytes)
+    {
+        using var timeout = new CancellationTokenSource(TestClient.Timeout);
+        try
+        {
+            await _stream.WriteAsync(bytes, timeout.Token);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Reads the next data message or close, answering the server's pings and reassembling fragments;
     /// <see cref="Ended"/> when the connection ended without a close frame, null when nothing came within <paramref name="within"/>.

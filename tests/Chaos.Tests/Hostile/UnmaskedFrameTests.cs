@@ -57,6 +57,23 @@ public sealed class UnmaskedFrameTests
         await bystander.AssertAliveAsync();
     }
 
+    [Fact]
+    public async Task AFrameLengthWithItsTopBitSetFailsTheConnection()
+    {
+        // Found in review: the heartbeat's frame scanner read such a length as negative and spun forever on the
+        // connection's read, a core per connection. RFC 6455 §5.2: the most significant bit must be 0.
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:HeartbeatSeconds", 600)));
+        await using var bystander = await TestClient.ConnectAsync(node);
+        using var connection = await RawConnection.OpenAsync(node, "/ws");
+        Assert.Equal(RawConnection.OpText, (await connection.ReadMessageAsync(TestClient.Timeout))?.Opcode);
+
+        await connection.SendRawAsync(new byte[] { 0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, (byte)'x' });
+
+        var outcome = await ReadUntilFailedAsync(connection);
+        Assert.True(outcome is 1002 or 1009 or -1, $"expected a 1002 or 1009 close or TCP closed within {Bound.TotalSeconds} s, got {Describe(outcome)}");
+        await bystander.AssertAliveAsync();
+    }
+
     private static async Task PrepareAsync(RawConnection connection, string situation)
     {
         switch (situation)
