@@ -13,8 +13,13 @@ namespace ServerlessWs.App.Auth;
 /// but it is not run as middleware: <see cref="WebSocketsManager"/> asks for it after the other checks, so a bad
 /// token answers 401 in the contract's refusal order (503, 403, 429, 400, then 401) with problem+json.
 /// </summary>
-internal sealed class ClientAuthentication(IOptions<ClientAuthOptions> options)
+internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> options, ILogger<ClientAuthentication> logger)
 {
+    // WebApplication adds the authentication middleware by itself once a scheme is registered, and makes a lone scheme
+    // the default, which would validate every token before the draining, origin and rate checks (and fail the request
+    // with a 500 when the authority cannot be reached). Without a default scheme that middleware does nothing.
+    private const string SuppressAutoDefaultScheme = "Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme";
+
     private const string QueryParameter = "access_token";
 
     private readonly ClientAuthOptions _options = options.Value;
@@ -35,6 +40,7 @@ internal sealed class ClientAuthentication(IOptions<ClientAuthOptions> options)
             return;
         }
 
+        AppContext.SetSwitch(SuppressAutoDefaultScheme, true);
         builder.Services.AddAuthentication().AddJwtBearer(jwt =>
         {
             var o = settings.Jwt;
@@ -75,39 +81,56 @@ internal sealed class ClientAuthentication(IOptions<ClientAuthOptions> options)
 
     /// <summary>
     /// The request as authentication leaves it (with the subject as <c>clientId</c> when bound and absent), or null
-    /// with the reason for a 401. With authentication off the request passes unchanged.
+    /// with the status and reason of the refusal: 401 for a token that is missing or not good, 503 when the token
+    /// cannot be checked now (the authority's keys cannot be fetched). With authentication off the request passes.
     /// </summary>
-    public async Task<(ConnectRequest? Request, string? Refusal)> AuthenticateAsync(HttpContext http, ConnectRequest request)
+    public async Task<(ConnectRequest? Request, int Status, string? Refusal)> AuthenticateAsync(HttpContext http, ConnectRequest request)
     {
         if (!_options.Enabled)
         {
-            return (request, null);
+            return (request, 0, null);
         }
 
-        var result = await http.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
+        AuthenticateResult result;
+        try
+        {
+            result = await http.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Unavailable(logger, e);
+            return (null, StatusCodes.Status503ServiceUnavailable, "Client authentication cannot be checked now; retry later.");
+        }
+
         if (!result.Succeeded)
         {
-            return (null, "A valid access_token is required.");
+            return Refuse("A valid access_token is required.");
         }
 
         if (!_options.BindClientIdToSubject)
         {
-            return (request, null);
+            return (request, 0, null);
         }
 
         var subject = result.Principal.FindFirstValue("sub");
         if (subject is null || !Identifiers.IsValid(subject))
         {
-            return (null, "The access_token's subject cannot be used as a clientId.");
+            return Refuse("The access_token's subject cannot be used as a clientId.");
         }
 
         if (request.ClientId is not null && !string.Equals(request.ClientId, subject, StringComparison.Ordinal))
         {
-            return (null, "This access_token is not for this clientId.");
+            return Refuse("This access_token is not for this clientId.");
         }
 
-        return (request with { ClientId = subject }, null);
+        return (request with { ClientId = subject }, 0, null);
     }
+
+    private static (ConnectRequest? Request, int Status, string? Refusal) Refuse(string reason) =>
+        (null, StatusCodes.Status401Unauthorized, reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Client authentication could not check a token (its authority or keys are unreachable)")]
+    private static partial void Unavailable(ILogger logger, Exception exception);
 
     private static byte[] KeyBytes(string base64)
     {

@@ -16,6 +16,8 @@ internal sealed record ConnectRequest(string? ClientId, string? ResumeToken, lon
         var clientId = Single(query, "clientId", ref error);
         var resumeToken = Single(query, "resumeToken", ref error);
         var lastSeqText = Single(query, "lastSeq", ref error);
+        // Read by client authentication when it is on; given twice it is malformed like any other parameter.
+        _ = Single(query, "access_token", ref error);
         if (error is not null)
         {
             return null;

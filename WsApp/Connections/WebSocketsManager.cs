@@ -138,10 +138,10 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             return null;
         }
 
-        var (request, refusal) = await _auth.AuthenticateAsync(http, parsed);
+        var (request, status, refusal) = await _auth.AuthenticateAsync(http, parsed);
         if (request is null)
         {
-            await RefuseAsync(http, StatusCodes.Status401Unauthorized, refusal!);
+            await RefuseAsync(http, status, refusal!);
         }
 
         return request;

@@ -46,7 +46,7 @@ public sealed class JwtAuthenticationTests
             ("for another audience", $"access_token={Token("alice", audience: "api://someone-else")}", 401),
             ("from another issuer", $"access_token={Token("alice", issuer: "https://evil.test")}", 401),
             ("unsigned", $"access_token={Unsigned("alice")}", 401),
-            ("given twice", $"access_token={Token("alice")}&access_token={Token("alice")}", 401),
+            ("given twice (malformed, as any parameter given twice)", $"access_token={Token("alice")}&access_token={Token("alice")}", 400),
             ("in an Authorization header instead", string.Empty, 101),
             ("valid token, malformed lastSeq: 400 comes first", $"lastSeq=-1&access_token={Token("alice")}", 400),
             ("no token, malformed clientId: 400 comes first", "clientId=a%20b", 400),
@@ -99,6 +99,22 @@ public sealed class JwtAuthenticationTests
 
         tally.Record("6f. security: JWT subject bound to clientId", "subject names the id; another subject, case variant or invalid subject is 401");
         tally.AssertAllDocumented();
+    }
+
+    [Fact]
+    public async Task AnAuthorityThatCannotBeReachedRefusesTokensAndFailsNothingElse()
+    {
+        // Raised in review: the framework makes a lone scheme the default and validates tokens in middleware of its own,
+        // before the other refusals; an authority that cannot be reached must not turn into a 500 there or anywhere.
+        await using var node = await WsNode.StartAsync(Settings.Of(
+            ("Auth:Jwt:Authority", $"https://127.0.0.1:{ServerlessWs.Tests.Infrastructure.RedisServer.FreePort()}/tenant"),
+            ("Auth:Jwt:Audience", Audience)));
+        using var http = new HttpClient { BaseAddress = node.BaseUri };
+
+        Assert.Equal(401, await TestClient.ConnectStatusAsync(node, $"access_token={Token("alice")}"));
+        Assert.Equal(401, await TestClient.ConnectStatusAsync(node));
+        using var health = await http.GetAsync(new Uri($"/healthz?access_token={Token("alice")}", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
     }
 
     private static Task<WsNode> StartAsync(bool bind, CapturingLoggerProvider? logs = null) =>
