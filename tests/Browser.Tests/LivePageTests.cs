@@ -52,6 +52,22 @@ public sealed class LivePageTests(BrowserFixture browser)
     }
 
     [Fact]
+    public async Task ServersOnAnotherHostNameInTheLinkAreIgnoredSoTheResumeTokenStaysHome()
+    {
+        // Raised in review: ?servers= took any host, and the tab's stored resume token would go along to it.
+        await using var home = await WsNode.StartAsync(Settings.Of(("Ws:ServerId", "home"), ("Ws:DrainSeconds", 0)));
+        await using var elsewhere = await WsNode.StartAsync(Settings.Of(("Ws:ServerId", "elsewhere"), ("Ws:DrainSeconds", 0)));
+        var foreign = $"localhost:{elsewhere.BaseUri.Port}"; // the same machine under another host name
+
+        await using var page = await LivePage.OpenAsync(browser.Browser, $"{home.BaseUri}?servers={foreign}");
+
+        await page.ExpectStateAsync("open");
+        await page.ExpectServerAsync("home");
+        Assert.Equal(0, elsewhere.Manager().ConnectionCount);
+        Assert.Empty(page.PageErrors());
+    }
+
+    [Fact]
     public async Task APageThatCameBackKeepsItsIdAndGetsWhatWasSentWhileItWasAway()
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:DrainSeconds", 0)));
