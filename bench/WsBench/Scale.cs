@@ -19,19 +19,20 @@ internal static class Scale
         var held = 0;
         try
         {
-            foreach (var step in steps)
+            // Each holder outlives every step, bounded even if this process dies without closing its stdin.
+            var maxHold = (settle + hold + TimeSpan.FromMinutes(2)) * steps.Length;
+            var refused = false;
+            var last = 0;
+            foreach (var step in steps.TakeWhile(_ => !refused))
             {
-                while (held < step)
+                while (held < step && !refused)
                 {
                     var share = Math.Min(perProcess, step - held);
-                    var (holder, connected) = await StartHolderAsync(target, share, hold * (steps.Length + 1), cancellationToken);
-                    holders.Add(holder);
+                    var connected = await StartHolderAsync(target, share, maxHold, holders, cancellationToken);
                     held += connected;
-                    figures[$"scale.{step}.failed"] = (figures.TryGetValue($"scale.{step}.failed", out var f) ? f : 0) + (share - connected);
-                    if (connected < share)
-                    {
-                        break; // The node refused or dropped some: this is as far as it goes.
-                    }
+                    figures[$"scale.{step}.failed"] = figures.GetValueOrDefault($"scale.{step}.failed") + (share - connected);
+                    // The node refused or dropped some: this is as far as it goes, this step is the last.
+                    refused = connected < share;
                 }
 
                 await Task.Delay(settle, cancellationToken);
@@ -42,10 +43,10 @@ internal static class Scale
                 figures[$"scale.{step}.rss_mib"] = rss / 1024;
                 figures[$"scale.{step}.kib_per_connection"] = (rss - rssBefore) / Math.Max(1, held);
                 figures[$"scale.{step}.idle_cpu_seconds"] = ServerStats.CpuSeconds(target.ServerPids) - cpuBefore;
+                last = step;
             }
 
-            // Per-connection cost at the largest step, projected: the node's base plus 100,000 times that cost.
-            var last = steps[^1];
+            // Per-connection cost at the largest step measured, projected: the node's base plus 100,000 times that cost.
             figures["scale.projected_100k_rss_gib"] = (rssBefore + (100_000 * figures[$"scale.{last}.kib_per_connection"])) / (1024 * 1024);
             figures["scale.projected_100k_idle_cpu_share"] = figures[$"scale.{last}.idle_cpu_seconds"] / hold.TotalSeconds * 100_000 / Math.Max(1, held);
         }
@@ -85,7 +86,8 @@ internal static class Scale
         return new Figures { ["hold.connected"] = clients.Count, ["hold.failed"] = failed };
     }
 
-    private static async Task<(Process Holder, int Connected)> StartHolderAsync(Target target, int connections, TimeSpan maxHold, CancellationToken cancellationToken)
+    /// <summary>Starts a holder process (added to <paramref name="holders"/> at once, so it is always stopped) and returns how many it connected.</summary>
+    private static async Task<int> StartHolderAsync(Target target, int connections, TimeSpan maxHold, List<Process> holders, CancellationToken cancellationToken)
     {
         // The same build of this tool, as `dotnet WsBench.dll` (it may be running inside another host, e.g. a test).
         var start = new ProcessStartInfo("dotnet")
@@ -96,7 +98,6 @@ internal static class Scale
             UseShellExecute = false,
         };
         start.ArgumentList.Add(typeof(Scale).Assembly.Location);
-
         foreach (var argument in new[]
         {
             "hold", "--system", target.System, "--urls", string.Join(',', target.Urls),
@@ -108,11 +109,12 @@ internal static class Scale
         }
 
         var holder = Process.Start(start)!;
+        holders.Add(holder);
         holder.ErrorDataReceived += (_, _) => { }; // its progress display is not ours to show
         holder.BeginErrorReadLine();
         var line = await holder.StandardOutput.ReadLineAsync(cancellationToken)
             ?? throw new InvalidOperationException("a holder process ended before it connected");
         using var json = JsonDocument.Parse(line);
-        return (holder, json.RootElement.GetProperty("connected").GetInt32());
+        return json.RootElement.GetProperty("connected").GetInt32();
     }
 }
