@@ -130,7 +130,7 @@ public sealed class HostileGen(string bystander, string bystanderGroup, int maxM
         // Only in messages within the limit: which of 1007 and 1009 comes first for one that is both is not documented.
         (1, Gen.Select(Json, Gen.Int[0, 1000], InvalidUtf8, (j, at, bad) => Insert(j.Text, at, bad)).Where(b => b.Length <= maxMessageBytes).SelectMany(b => Framed("invalid UTF-8", b))),
         (1, Gen.Int[maxMessageBytes - 2, maxMessageBytes * 3].SelectMany(size => Framed($"padded to {size}", Padded(size)))),
-        (1, Gen.Select(Json, Gen.Int[0, 7], (j, v) => new FuzzFrame("RFC 6455 violation", Encoding.UTF8.GetBytes(j.Text), Transport.ProtocolViolation, [], v))));
+        (1, Gen.Select(Json, Gen.Int[0, 8], (j, v) => new FuzzFrame("RFC 6455 violation", Encoding.UTF8.GetBytes(j.Text), Transport.ProtocolViolation, [], v))));
 
     private static Gen<byte[]> InvalidUtf8 => Gen.OneOf<byte[]>([0xC3, 0x28], [0xFF], [0xFE], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xE2, 0x82], [0xF4, 0x90, 0x80, 0x80], [0x80]);
 

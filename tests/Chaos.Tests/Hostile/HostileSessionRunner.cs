@@ -176,7 +176,9 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
         4 => connection.SendFrameAsync(RawConnection.OpPing, new byte[126]),
         5 => connection.SendFrameAsync(RawConnection.OpPing, "x"u8.ToArray(), fin: false),
         6 => connection.SendFrameAsync(RawConnection.OpContinuation, frame.Payload),
-        _ => SendTwoStartsAsync(connection, frame.Payload),
+        7 => SendTwoStartsAsync(connection, frame.Payload),
+        // A 64-bit length with its most significant bit set (§5.2), then a mask key and a byte of payload.
+        _ => connection.SendRawAsync(new byte[] { 0x81, 0xFF, (byte)(0x80 | (frame.Payload.Length & 0x7F)), 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, (byte)'x' }),
     };
 
     private static async Task<bool> SendTwoStartsAsync(RawConnection connection, byte[] payload) =>
