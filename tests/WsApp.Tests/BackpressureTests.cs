@@ -20,7 +20,7 @@ public sealed class BackpressureTests
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
         // Connected, then never reads again: the socket's buffers fill, then its queue.
-        using var stalled = await RawWebSocket.ConnectAsync(node, "clientId=stalled");
+        using var stalled = await RawConnection.ConnectAsync(node, "clientId=stalled");
         var payload = $"\"{new string('x', 60_000)}\"";
 
         // ~18 MB: more than loopback socket buffers and a 16-frame queue can hold.
@@ -44,7 +44,7 @@ public sealed class BackpressureTests
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 4), ("Ws:LogMaxMessages", 1000), ("Ws:FramesPerSecond", 100_000)));
         var manager = node.Services.GetRequiredService<WebSocketsManager>();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
-        using var stalled = await RawWebSocket.ConnectAsync(node, "clientId=stalled");
+        using var stalled = await RawConnection.ConnectAsync(node, "clientId=stalled");
         var welcome = System.Text.Json.JsonDocument.Parse((await stalled.ReadFrameAsync(TestClient.Timeout))!.Value.Payload).RootElement;
         var token = welcome.GetProperty("resumeToken").GetString();
         var payload = $"\"{new string('y', 60_000)}\"";
@@ -72,7 +72,7 @@ public sealed class BackpressureTests
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 8), ("Ws:FramesPerSecond", 100_000)));
         await using var bystander = await TestClient.ConnectAsync(node);
-        using var flooder = await RawWebSocket.ConnectAsync(node, "clientId=flooder");
+        using var flooder = await RawConnection.ConnectAsync(node, "clientId=flooder");
 
         // Pings whose pongs it never reads: its own replies fill its queue, then TCP pushes back on its writes.
         var ping = """{"type":"ping","id":"p"}"""u8.ToArray();
@@ -82,7 +82,7 @@ public sealed class BackpressureTests
         {
             while (!writing.IsCancellationRequested)
             {
-                await flooder.SendFrameAsync(RawWebSocket.OpText, ping).WaitAsync(writing.Token);
+                await flooder.SendFrameAsync(RawConnection.OpText, ping).WaitAsync(writing.Token);
                 written++;
             }
         }
@@ -97,7 +97,7 @@ public sealed class BackpressureTests
         for (var i = 0; i < 8; i++)
         {
             var frame = await flooder.ReadFrameAsync(TestClient.Timeout);
-            Assert.Equal(RawWebSocket.OpText, frame?.Opcode);
+            Assert.Equal(RawConnection.OpText, frame?.Opcode);
         }
     }
 }

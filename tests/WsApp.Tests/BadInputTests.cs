@@ -182,14 +182,14 @@ public sealed class BadInputTests
     {
         await using var node = await WsNode.StartAsync();
         await using var bystander = await TestClient.ConnectAsync(node);
-        using var raw = await RawWebSocket.ConnectAsync(node);
-        Assert.Equal(RawWebSocket.OpText, (await raw.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        using var raw = await RawConnection.ConnectAsync(node);
+        Assert.Equal(RawConnection.OpText, (await raw.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
 
-        await raw.SendFrameAsync(RawWebSocket.OpText, new byte[] { (byte)'{', 0xC3, 0x28, (byte)'}' });
+        await raw.SendFrameAsync(RawConnection.OpText, new byte[] { (byte)'{', 0xC3, 0x28, (byte)'}' });
 
         var close = await raw.ReadFrameAsync(TestClient.Timeout);
         Assert.NotNull(close);
-        Assert.Equal(RawWebSocket.OpClose, close.Value.Opcode);
+        Assert.Equal(RawConnection.OpClose, close.Value.Opcode);
         Assert.Equal(1007, (close.Value.Payload[0] << 8) | close.Value.Payload[1]);
         await bystander.AssertAliveAsync();
     }
@@ -199,16 +199,16 @@ public sealed class BadInputTests
     {
         // Found by the hostile-input fuzzer: the WebSocket layer checks UTF-8 per frame and let this through.
         await using var node = await WsNode.StartAsync();
-        using var raw = await RawWebSocket.ConnectAsync(node);
-        Assert.Equal(RawWebSocket.OpText, (await raw.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        using var raw = await RawConnection.ConnectAsync(node);
+        Assert.Equal(RawConnection.OpText, (await raw.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
 
-        await raw.SendFrameAsync(RawWebSocket.OpText, "{\"type\":\"ping\"}"u8.ToArray(), fin: false);
-        await raw.SendFrameAsync(RawWebSocket.OpContinuation, new byte[] { (byte)' ', 0xC3 }, fin: false);
-        await raw.SendFrameAsync(RawWebSocket.OpContinuation, ReadOnlyMemory<byte>.Empty);
+        await raw.SendFrameAsync(RawConnection.OpText, "{\"type\":\"ping\"}"u8.ToArray(), fin: false);
+        await raw.SendFrameAsync(RawConnection.OpContinuation, new byte[] { (byte)' ', 0xC3 }, fin: false);
+        await raw.SendFrameAsync(RawConnection.OpContinuation, ReadOnlyMemory<byte>.Empty);
 
         var close = await raw.ReadFrameAsync(TestClient.Timeout);
         Assert.NotNull(close);
-        Assert.Equal(RawWebSocket.OpClose, close.Value.Opcode);
+        Assert.Equal(RawConnection.OpClose, close.Value.Opcode);
         Assert.Equal(1007, (close.Value.Payload[0] << 8) | close.Value.Payload[1]);
     }
 

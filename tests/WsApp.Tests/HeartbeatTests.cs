@@ -23,19 +23,19 @@ public sealed class HeartbeatTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var node = await WsNode.StartAsync(time: time);
-        using var silent = await RawWebSocket.ConnectAsync(node, "clientId=silent");
-        Assert.Equal(RawWebSocket.OpText, (await silent.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        using var silent = await RawConnection.ConnectAsync(node, "clientId=silent");
+        Assert.Equal(RawConnection.OpText, (await silent.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
 
         time.Advance(Interval - TimeSpan.FromSeconds(1));
         Assert.Null(await silent.ReadFrameAsync(TimeSpan.FromMilliseconds(200)));
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(RawWebSocket.OpPing, (await silent.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        Assert.Equal(RawConnection.OpPing, (await silent.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
 
         time.Advance(Interval - TimeSpan.FromSeconds(1));
         Assert.Null(await silent.ReadFrameAsync(TimeSpan.FromMilliseconds(200)));
         time.Advance(TimeSpan.FromSeconds(1));
         var close = await silent.ReadFrameAsync(TestClient.Timeout);
-        Assert.Equal(RawWebSocket.OpClose, close!.Value.Opcode);
+        Assert.Equal(RawConnection.OpClose, close!.Value.Opcode);
         Assert.Equal(4408, (close.Value.Payload[0] << 8) | close.Value.Payload[1]);
     }
 
@@ -64,17 +64,17 @@ public sealed class HeartbeatTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var node = await WsNode.StartAsync(time: time);
-        using var chatty = await RawWebSocket.ConnectAsync(node, "clientId=chatty");
+        using var chatty = await RawConnection.ConnectAsync(node, "clientId=chatty");
         await chatty.ReadFrameAsync(TestClient.Timeout);
 
         time.Advance(Interval);
-        Assert.Equal(RawWebSocket.OpPing, (await chatty.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
-        await chatty.SendFrameAsync(RawWebSocket.OpText, """{"type":"ping","id":1}"""u8.ToArray());
-        Assert.Equal(RawWebSocket.OpText, (await chatty.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        Assert.Equal(RawConnection.OpPing, (await chatty.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        await chatty.SendFrameAsync(RawConnection.OpText, """{"type":"ping","id":1}"""u8.ToArray());
+        Assert.Equal(RawConnection.OpText, (await chatty.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
         time.Advance(Interval);
 
         var close = await chatty.ReadFrameAsync(TestClient.Timeout);
-        Assert.Equal(RawWebSocket.OpClose, close!.Value.Opcode);
+        Assert.Equal(RawConnection.OpClose, close!.Value.Opcode);
     }
 
     [Fact]
@@ -83,20 +83,20 @@ public sealed class HeartbeatTests
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var node = await WsNode.StartAsync(time: time);
         var manager = node.Services.GetRequiredService<WebSocketsManager>();
-        using var manual = await RawWebSocket.ConnectAsync(node, "clientId=manual");
+        using var manual = await RawConnection.ConnectAsync(node, "clientId=manual");
         await manual.ReadFrameAsync(TestClient.Timeout);
 
         for (var tick = 0; tick < 3; tick++)
         {
             time.Advance(Interval);
-            Assert.Equal(RawWebSocket.OpPing, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+            Assert.Equal(RawConnection.OpPing, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
             // A pong split over two TCP writes, with a payload, still counts once it is whole.
-            await manual.SendFrameAsync(RawWebSocket.OpPong, "beat"u8.ToArray());
+            await manual.SendFrameAsync(RawConnection.OpPong, "beat"u8.ToArray());
             await Eventually.TrueAsync(() => !manager.IsAwaitingPong("manual"));
         }
 
-        await manual.SendFrameAsync(RawWebSocket.OpText, """{"type":"ping","id":"still"}"""u8.ToArray());
-        Assert.Equal(RawWebSocket.OpText, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
+        await manual.SendFrameAsync(RawConnection.OpText, """{"type":"ping","id":"still"}"""u8.ToArray());
+        Assert.Equal(RawConnection.OpText, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class HeartbeatTests
         await using var node = await WsNode.StartAsync(time: time);
         var manager = node.Services.GetRequiredService<WebSocketsManager>();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
-        using var silent = await RawWebSocket.ConnectAsync(node, "clientId=silent");
+        using var silent = await RawConnection.ConnectAsync(node, "clientId=silent");
 
         time.Advance(Interval);
         await Eventually.TrueAsync(() => !manager.IsAwaitingPong("sender"));
@@ -125,13 +125,13 @@ public sealed class HeartbeatTests
     {
         const int seconds = 1;
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:HeartbeatSeconds", seconds)));
-        using var silent = await RawWebSocket.ConnectAsync(node, "clientId=silent");
+        using var silent = await RawConnection.ConnectAsync(node, "clientId=silent");
         var clock = Stopwatch.StartNew();
 
         var sawPing = false;
-        while (await silent.ReadFrameAsync(TimeSpan.FromSeconds(10)) is { } frame && frame.Opcode != RawWebSocket.OpClose)
+        while (await silent.ReadFrameAsync(TimeSpan.FromSeconds(10)) is { } frame && frame.Opcode != RawConnection.OpClose)
         {
-            sawPing |= frame.Opcode == RawWebSocket.OpPing;
+            sawPing |= frame.Opcode == RawConnection.OpPing;
         }
 
         Assert.True(sawPing, "the server pings");

@@ -1,6 +1,5 @@
 using System.Net;
 using ServerlessWs.App.Tests.Infrastructure;
-using ServerlessWs.Chaos.Tests.Hostile;
 
 namespace ServerlessWs.Chaos.Tests.Security;
 

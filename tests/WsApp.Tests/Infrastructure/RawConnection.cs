@@ -3,14 +3,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using ServerlessWs.App.Tests.Infrastructure;
-
-namespace ServerlessWs.Chaos.Tests.Hostile;
+namespace ServerlessWs.App.Tests.Infrastructure;
 
 /// <summary>
-/// A WebSocket client written by hand over TCP (RFC 6455), for hostile input no well-behaved client sends: a request
-/// target exactly as given (no URI normalisation), frames with any opcode, flag, mask or payload, fragments
-/// interleaved with control frames. Every read is bounded by a timeout.
+/// A WebSocket client written by hand over TCP (RFC 6455), for what <c>ClientWebSocket</c> will not do: stay silent to
+/// pings, send invalid UTF-8, a request target exactly as given (no URI normalisation), frames with any opcode, flag,
+/// mask or payload, fragments interleaved with control frames. Every read is bounded by a timeout.
 /// </summary>
 public sealed class RawConnection : IDisposable
 {
@@ -41,6 +39,14 @@ public sealed class RawConnection : IDisposable
     public IReadOnlyDictionary<string, string> Headers { get; }
 
     public string? ContentType => Headers.GetValueOrDefault("content-type");
+
+    /// <summary>An upgraded connection to the node's <c>/ws</c> with <paramref name="query"/>; fails the test if it is refused.</summary>
+    public static async Task<RawConnection> ConnectAsync(WsNode node, string query = "")
+    {
+        var connection = await OpenAsync(node, "/ws" + (query.Length > 0 ? "?" + query : string.Empty));
+        Assert.Equal(101, connection.Status);
+        return connection;
+    }
 
     /// <summary>Sends <c>GET {target}</c> as a WebSocket upgrade, from <paramref name="from"/> (any 127.x address), and reads the answer's head.</summary>
     public static async Task<RawConnection> OpenAsync(WsNode node, string target, string? origin = null, IPAddress? from = null)
@@ -118,8 +124,10 @@ public sealed class RawConnection : IDisposable
         using var timeout = new CancellationTokenSource(TestClient.Timeout);
         try
         {
+            // Header and payload in separate writes, the payload split too: the server must reassemble across reads.
             await _stream.WriteAsync(header.ToArray(), timeout.Token);
-            await _stream.WriteAsync(body, timeout.Token);
+            await _stream.WriteAsync(body.AsMemory(0, body.Length / 2), timeout.Token);
+            await _stream.WriteAsync(body.AsMemory(body.Length / 2), timeout.Token);
             return true;
         }
         catch (IOException)
@@ -156,20 +164,7 @@ public sealed class RawConnection : IDisposable
         {
             while (true)
             {
-                var head = await ReadExactlyAsync(2, timeout.Token);
-                var opcode = (byte)(head[0] & 0x0F);
-                var fin = (head[0] & 0x80) != 0;
-                long length = head[1] & 0x7F;
-                if (length == 126)
-                {
-                    length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, timeout.Token));
-                }
-                else if (length == 127)
-                {
-                    length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, timeout.Token));
-                }
-
-                var payload = await ReadExactlyAsync((int)length, timeout.Token);
+                var (fin, opcode, payload) = await ReadFrameCoreAsync(timeout.Token);
                 switch (opcode)
                 {
                     case OpPing:
@@ -200,10 +195,42 @@ public sealed class RawConnection : IDisposable
         }
     }
 
+    /// <summary>Reads one frame as it comes (pings are not answered); null when the server closed or reset the connection, or nothing came in time.</summary>
+    public async Task<(byte Opcode, byte[] Payload)?> ReadFrameAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            var (_, opcode, payload) = await ReadFrameCoreAsync(timeout.Token);
+            return (opcode, payload);
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or OperationCanceledException)
+        {
+            // Closed, reset, or nothing within the time (the stream is then unusable for framing: tests stop reading).
+            return null;
+        }
+    }
+
     /// <summary>The close code of a close frame's payload; 1005 (none given) for an empty one.</summary>
     public static int CloseCode(byte[] payload) => payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(payload) : 1005;
 
     public void Dispose() => _tcp.Dispose();
+
+    private async Task<(bool Fin, byte Opcode, byte[] Payload)> ReadFrameCoreAsync(CancellationToken cancellationToken)
+    {
+        var head = await ReadExactlyAsync(2, cancellationToken);
+        long length = head[1] & 0x7F;
+        if (length == 126)
+        {
+            length = BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(2, cancellationToken));
+        }
+        else if (length == 127)
+        {
+            length = (long)BinaryPrimitives.ReadUInt64BigEndian(await ReadExactlyAsync(8, cancellationToken));
+        }
+
+        return ((head[0] & 0x80) != 0, (byte)(head[0] & 0x0F), await ReadExactlyAsync((int)length, cancellationToken));
+    }
 
     private async Task<byte[]> ReadExactlyAsync(int count, CancellationToken cancellationToken)
     {
