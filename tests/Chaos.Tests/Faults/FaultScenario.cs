@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ServerlessWs.Chaos.Tests.Infrastructure;
 using ServerlessWs.Chaos.Tests.Reporting;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Chaos.Tests.Faults;
 
@@ -11,34 +12,17 @@ internal static class FaultScenario
     public static async Task<IReadOnlyList<string>> CheckInvariantsAsync(
         ChaosCluster cluster, IReadOnlyCollection<ChaosClient> clients, IEnumerable<string> goneServers, TimeSpan within)
     {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            var violations = await InvariantChecker.CheckAtRestAsync(cluster, clients, goneServers);
-            if (violations.Count == 0 || DateTime.UtcNow > deadline)
-            {
-                return violations;
-            }
-
-            await Task.Delay(200);
-        }
+        IReadOnlyList<string> violations = [];
+        await Eventually.WithinAsync(async () => (violations = await InvariantChecker.CheckAtRestAsync(cluster, clients, goneServers)).Count == 0, within, TimeSpan.FromMilliseconds(200));
+        return violations;
     }
 
     /// <summary>From now until Redis holds nothing more of <paramref name="serverId"/>; bounded by <paramref name="within"/>.</summary>
     public static async Task<TimeSpan?> TimeCleanupAsync(ChaosCluster cluster, string serverId, TimeSpan within)
     {
         var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < within)
-        {
-            if ((await InvariantChecker.StaleEntriesAsync(cluster.Db, serverId)).Count == 0)
-            {
-                return watch.Elapsed;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return null;
+        var clean = await Eventually.WithinAsync(async () => (await InvariantChecker.StaleEntriesAsync(cluster.Db, serverId)).Count == 0, within, TimeSpan.FromMilliseconds(50));
+        return clean ? watch.Elapsed : null;
     }
 
     public static void RecordAndAssert(string scenario, int clients, TrafficTally tally, IReadOnlyList<string> violations, TimeSpan? cleanup, string notes)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using ServerlessWs.Chaos.Tests.Infrastructure;
 using ServerlessWs.Chaos.Tests.Reporting;
 using ServerlessWs.Core.Redis;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Chaos.Tests.Faults;
 
@@ -47,7 +48,7 @@ public sealed class TakeoverRaceTests
             claims += results.Sum(r => r.Contenders.Length);
 
             var everyone = results.SelectMany(r => r.Contenders.Append(survivors[r.Id]).Select(c => (r.Id, Contender: c))).ToList();
-            await WaitUntilOneOpenPerIdAsync(everyone, TimeSpan.FromSeconds(10));
+            await Eventually.WithinAsync(() => everyone.GroupBy(e => e.Id).All(g => g.Count(e => e.Contender.IsOpen) == 1), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
             foreach (var group in everyone.GroupBy(e => e.Id, e => e.Contender))
             {
                 var open = group.Where(c => c.IsOpen).ToList();
@@ -78,11 +79,7 @@ public sealed class TakeoverRaceTests
 
             // The losers' TCP connections end once their close handshakes finish.
             var held = 0;
-            var settle = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while ((held = cluster.Nodes.Sum(n => EstablishedSockets.OnPort(n.Port))) != ids && DateTime.UtcNow < settle)
-            {
-                await Task.Delay(50);
-            }
+            await Eventually.WithinAsync(() => (held = cluster.Nodes.Sum(n => EstablishedSockets.OnPort(n.Port))) == ids, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
 
             if (held != ids)
             {
@@ -104,15 +101,6 @@ public sealed class TakeoverRaceTests
 
         Assert.Empty(violations);
         Assert.True(claims > ids * rounds * 2, "the races did not run");
-    }
-
-    private static async Task WaitUntilOneOpenPerIdAsync(List<(string Id, Contender Contender)> everyone, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (DateTime.UtcNow < deadline && everyone.GroupBy(e => e.Id).Any(g => g.Count(e => e.Contender.IsOpen) != 1))
-        {
-            await Task.Delay(50);
-        }
     }
 
     /// <summary>One claim: a socket that reads its welcome, then reads until the server closes it.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Chaos.Tests.Infrastructure;
 
@@ -52,11 +53,7 @@ public sealed class Traffic : IAsyncDisposable
     /// <summary>Waits (bounded) until every acknowledged message has arrived, then counts.</summary>
     public async Task<TrafficTally> SettleAsync(TimeSpan within)
     {
-        var deadline = DateTime.UtcNow + within;
-        while (DateTime.UtcNow < deadline && _pairs.Any(p => p.Acked.Any(n => !p.Recipient.Got(p.Sender.ClientId, n))))
-        {
-            await Task.Delay(100);
-        }
+        await Eventually.WithinAsync(() => _pairs.All(p => p.Acked.All(n => p.Recipient.Got(p.Sender.ClientId, n))), within, TimeSpan.FromMilliseconds(100));
 
         return new TrafficTally(
             Sent: _pairs.Sum(p => p.Acked.Count),
