@@ -132,7 +132,7 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
     }
 
     /// <summary>Sends the frame as its transport says; returns the payloads of the pings put between fragments.</summary>
-    private static async Task<List<string>> SendAsync(RawConnection connection, FuzzFrame frame)
+    private async Task<List<string>> SendAsync(RawConnection connection, FuzzFrame frame)
     {
         var pings = new List<string>();
         var payload = frame.Payload.AsMemory();
@@ -167,7 +167,7 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
     }
 
     /// <summary>Frames that break RFC 6455 framing itself; the WebSocket layer must fail the connection with 1002.</summary>
-    private static Task<bool> SendViolationAsync(RawConnection connection, FuzzFrame frame) => frame.Violation switch
+    private Task<bool> SendViolationAsync(RawConnection connection, FuzzFrame frame) => frame.Violation switch
     {
         0 => connection.SendFrameAsync(RawConnection.OpText, frame.Payload, masked: false),
         1 => connection.SendFrameAsync(RawConnection.OpText, frame.Payload, rsv: 0b100),
@@ -176,13 +176,14 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
         4 => connection.SendFrameAsync(RawConnection.OpPing, new byte[126]),
         5 => connection.SendFrameAsync(RawConnection.OpPing, "x"u8.ToArray(), fin: false),
         6 => connection.SendFrameAsync(RawConnection.OpContinuation, frame.Payload),
-        7 => SendTwoStartsAsync(connection, frame.Payload),
+        // The first start stays within the size limit, so the second start is the input's one violation.
+        7 => SendTwoStartsAsync(connection, frame.Payload, Math.Min(frame.Payload.Length / 2, maxMessageBytes)),
         // A 64-bit length with its most significant bit set (§5.2), then a mask key and a byte of payload.
         _ => connection.SendRawAsync(new byte[] { 0x81, 0xFF, (byte)(0x80 | (frame.Payload.Length & 0x7F)), 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, (byte)'x' }),
     };
 
-    private static async Task<bool> SendTwoStartsAsync(RawConnection connection, byte[] payload) =>
-        await connection.SendFrameAsync(RawConnection.OpText, payload.AsMemory(0, payload.Length / 2), fin: false)
+    private static async Task<bool> SendTwoStartsAsync(RawConnection connection, byte[] payload, int firstLength) =>
+        await connection.SendFrameAsync(RawConnection.OpText, payload.AsMemory(0, firstLength), fin: false)
         && await connection.SendFrameAsync(RawConnection.OpText, payload);
 
     private async Task<string> ReadUntilSyncAsync(RawConnection connection, List<string> pings)
