@@ -72,8 +72,9 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     public bool IsDraining => _draining;
 
     /// <summary>
-    /// Handles <c>GET /ws</c>. Every refusal is plain HTTP before the upgrade and changes no state, in the contract's
-    /// order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401 (access_token, then resumeToken).
+    /// Handles <c>GET /ws</c> that reaches the HTTP pipeline (a later request on a keep-alive connection, HTTP/2):
+    /// the first request of a connection is served by <see cref="Upgrade.WebSocketFastPath"/>. Both paths run
+    /// <see cref="AdmitAsync"/> and <see cref="RunAsync"/>; only the handshake differs.
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
@@ -83,16 +84,74 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             return;
         }
 
+        if (await AdmitAsync(http) is not { } admission)
+        {
+            return;
+        }
+
+        await RunAsync(admission, async () =>
+        {
+            // Keep-alive is off here: the heartbeat sweep pings and counts pongs itself (see HeartbeatStream).
+            var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
+            var heartbeat = http.GetHeartbeatStream()
+                ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
+            return (socket, heartbeat);
+        });
+    }
+
+    /// <summary>
+    /// Everything before the upgrade: every refusal is plain HTTP written to <paramref name="http"/> and changes no
+    /// state, in the contract's order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401
+    /// (access_token, then resumeToken). A non-null result holds a claim and a connection slot: the caller must pass
+    /// it to <see cref="RunAsync"/>, and must not keep <paramref name="http"/> for longer than this call.
+    /// </summary>
+    internal async Task<Admission?> AdmitAsync(HttpContext http)
+    {
         // Counted before any await so concurrent connects cannot overshoot Ws:MaxConnections.
         var active = Interlocked.Increment(ref _active);
+        Admission? admission = null;
         try
         {
-            if (await TryRefuseAsync(http, active) is not { } request)
+            if (await TryRefuseAsync(http, active) is { } request)
             {
-                return;
+                admission = await ClaimAsync(http, request);
             }
 
-            await ConnectAsync(http, request);
+            return admission;
+        }
+        finally
+        {
+            if (admission is null)
+            {
+                Interlocked.Decrement(ref _active);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Upgrades with <paramref name="accept"/> (the only step the two paths do differently) and runs the connection
+    /// to its end; releases the admission's claim and connection slot.
+    /// </summary>
+    internal async Task RunAsync(Admission admission, Func<Task<(WebSocket Socket, HeartbeatStream Heartbeat)>> accept)
+    {
+        try
+        {
+            WebSocket socket;
+            HeartbeatStream heartbeat;
+            try
+            {
+                (socket, heartbeat) = await accept();
+            }
+            catch
+            {
+                await ReleaseAsync(admission.ClientId, admission.Claim.Epoch);
+                throw;
+            }
+
+            using (socket)
+            {
+                await RunConnectionAsync(socket, heartbeat, admission.ClientId, admission.Claim, admission.Request);
+            }
         }
         finally
         {
@@ -147,7 +206,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         return request;
     }
 
-    private async Task ConnectAsync(HttpContext http, ConnectRequest request)
+    private async Task<Admission?> ClaimAsync(HttpContext http, ConnectRequest request)
     {
         var clientId = request.ClientId ?? Identifiers.NewClientId();
         ClaimResult claim;
@@ -159,13 +218,13 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         {
             ConnectionLog.StoreUnavailable(_logger, "claim", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
-            return;
+            return null;
         }
 
         if (claim.Status == ClaimStatus.Unauthorized)
         {
             await RefuseAsync(http, StatusCodes.Status401Unauthorized, "This clientId is in use; a valid resumeToken is required.");
-            return;
+            return null;
         }
 
         if (claim.PreviousServer is { } previous)
@@ -176,24 +235,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             await _bus.KickAsync(previous, clientId, claim.Epoch - 1, CloseCodes.TakenOver, CancellationToken.None);
         }
 
-        WebSocket socket;
-        try
-        {
-            // Keep-alive is off here: the heartbeat sweep pings and counts pongs itself (see HeartbeatStream).
-            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
-        }
-        catch
-        {
-            await ReleaseAsync(clientId, claim.Epoch);
-            throw;
-        }
-
-        var heartbeat = http.GetHeartbeatStream()
-            ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
-        using (socket)
-        {
-            await RunConnectionAsync(socket, heartbeat, clientId, claim, request);
-        }
+        return new Admission(clientId, claim, request);
     }
 
     private async Task RunConnectionAsync(WebSocket socket, HeartbeatStream heartbeat, string clientId, ClaimResult claim, ConnectRequest request)
@@ -356,12 +398,16 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         || _options.AllowedOrigins.Count == 0
         || _options.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase);
 
-    private Task RefuseAsync(HttpContext http, int statusCode, string reason)
+    /// <summary>Answers a connect with problem+json, logged and counted as a refusal.</summary>
+    internal Task RefuseAsync(HttpContext http, int statusCode, string reason)
     {
         ConnectionLog.Refused(_logger, statusCode, reason);
         WsMetrics.Refusals.Add(1, new KeyValuePair<string, object?>("status", statusCode));
         return TypedResults.Problem(statusCode: statusCode, title: reason).ExecuteAsync(http);
     }
+
+    /// <summary>A connect that passed every check and holds its claim, waiting for its upgrade.</summary>
+    internal sealed record Admission(string ClientId, ClaimResult Claim, ConnectRequest Request);
 
     private static PartitionedRateLimiter<string> CreateConnectLimiter(int perSecond) =>
         PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(

@@ -4,6 +4,7 @@ using ServerlessWs.App.Auth;
 using ServerlessWs.App.Cluster;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Heartbeat;
+using ServerlessWs.App.Upgrade;
 using ServerlessWs.Core.Hosting;
 using ServerlessWs.Core.Options;
 
@@ -21,6 +22,7 @@ public static class WsAppHost
         configure?.Invoke(builder);
         AddServices(builder);
         ClientAuthentication.AddTo(builder);
+        WebSocketFastPath.AddTo(builder);
         builder.AddServerlessWsTelemetry();
 
         // The hosting diagnostics log every request's URL with its query string, where resumeToken and access_token

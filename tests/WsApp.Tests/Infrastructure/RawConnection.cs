@@ -25,18 +25,17 @@ public sealed class RawConnection : IDisposable
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
 
-    private RawConnection(TcpClient tcp, int status, IReadOnlyDictionary<string, string> headers)
+    private RawConnection(TcpClient tcp)
     {
         _tcp = tcp;
         _stream = tcp.GetStream();
-        Status = status;
-        Headers = headers;
     }
 
-    /// <summary>The HTTP status of the upgrade request: 101 when it became a WebSocket.</summary>
-    public int Status { get; }
+    /// <summary>The HTTP status of the last request's answer: 101 when the upgrade made it a WebSocket.</summary>
+    public int Status { get; private set; }
 
-    public IReadOnlyDictionary<string, string> Headers { get; }
+    /// <summary>The last answer's headers, names in lower case.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; private set; } = new Dictionary<string, string>();
 
     public string? ContentType => Headers.GetValueOrDefault("content-type");
 
@@ -49,38 +48,96 @@ public sealed class RawConnection : IDisposable
     }
 
     /// <summary>Sends <c>GET {target}</c> as a WebSocket upgrade, from <paramref name="from"/> (any 127.x address), and reads the answer's head.</summary>
-    public static async Task<RawConnection> OpenAsync(WsNode node, string target, string? origin = null, IPAddress? from = null)
+    public static Task<RawConnection> OpenAsync(WsNode node, string target, string? origin = null, IPAddress? from = null) =>
+        SendHeadAsync(node, UpgradeHead(node, target, origin is null ? "" : $"Origin: {origin}\r\n"), from: from);
+
+    /// <summary>A well-formed upgrade request head for <paramref name="target"/>, with <paramref name="extraHeaders"/> (CRLF-terminated lines) added.</summary>
+    public static string UpgradeHead(WsNode node, string target, string extraHeaders = "") =>
+        $"GET {target} HTTP/1.1\r\nHost: {node.BaseUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))}\r\n{extraHeaders}\r\n";
+
+    /// <summary>
+    /// Opens a connection and sends <paramref name="head"/> byte for byte as given, in writes of <paramref name="chunk"/>
+    /// bytes (each its own TCP segment), then reads the answer's head.
+    /// </summary>
+    public static async Task<RawConnection> SendHeadAsync(WsNode node, string head, int chunk = int.MaxValue, IPAddress? from = null)
     {
         var tcp = new TcpClient(new IPEndPoint(from ?? IPAddress.Loopback, 0)) { NoDelay = true };
         try
         {
             using var timeout = new CancellationTokenSource(TestClient.Timeout);
             await tcp.ConnectAsync(node.BaseUri.Host, node.BaseUri.Port, timeout.Token);
-            var request = new StringBuilder()
-                .Append("GET ").Append(target).Append(" HTTP/1.1\r\n")
-                .Append("Host: ").Append(node.BaseUri.Authority).Append("\r\n")
-                .Append("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n")
-                .Append("Sec-WebSocket-Key: ").Append(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))).Append("\r\n");
-            if (origin is not null)
-            {
-                request.Append("Origin: ").Append(origin).Append("\r\n");
-            }
-
-            var stream = tcp.GetStream();
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(request.Append("\r\n").ToString()), timeout.Token);
-            var head = await ReadHeadAsync(stream, timeout.Token);
-            var lines = head.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-            var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-            var headers = lines.Skip(1)
-                .Select(l => l.Split(':', 2))
-                .GroupBy(p => p[0].Trim().ToLowerInvariant())
-                .ToDictionary(g => g.Key, g => g.First()[1].Trim());
-            return new RawConnection(tcp, status, headers);
+            var connection = new RawConnection(tcp);
+            await connection.RequestAsync(head, chunk);
+            return connection;
         }
         catch
         {
             tcp.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Sends another request head on this connection (after the last answer's body was read) and reads the answer's head.</summary>
+    public async Task RequestAsync(string head, int chunk = int.MaxValue)
+    {
+        using var timeout = new CancellationTokenSource(TestClient.Timeout);
+        var bytes = Encoding.Latin1.GetBytes(head);
+        for (var offset = 0; offset < bytes.Length; offset += chunk)
+        {
+            await _stream.WriteAsync(bytes.AsMemory(offset, Math.Min(chunk, bytes.Length - offset)), timeout.Token);
+            if (chunk < bytes.Length)
+            {
+                await Task.Delay(1, timeout.Token);
+            }
+        }
+
+        var lines = (await ReadHeadAsync(_stream, timeout.Token)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Headers = lines.Skip(1)
+            .Select(l => l.Split(':', 2))
+            .GroupBy(p => p[0].Trim().ToLowerInvariant())
+            .ToDictionary(g => g.Key, g => g.First()[1].Trim());
+    }
+
+    /// <summary>The last answer's body, by its Content-Length or in chunks (RFC 9112 §7.1).</summary>
+    public async Task<string> ReadBodyAsync()
+    {
+        using var timeout = new CancellationTokenSource(TestClient.Timeout);
+        if (!Headers.TryGetValue("transfer-encoding", out var encoding) || !encoding.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            var length = int.Parse(Headers.GetValueOrDefault("content-length", "0"), System.Globalization.CultureInfo.InvariantCulture);
+            return Encoding.UTF8.GetString(await ReadExactlyAsync(length, timeout.Token));
+        }
+
+        var body = new MemoryStream();
+        while (true)
+        {
+            var size = Convert.ToInt32((await ReadLineAsync(timeout.Token)).Split(';')[0], 16);
+            body.Write(await ReadExactlyAsync(size, timeout.Token));
+            await ReadLineAsync(timeout.Token);
+            if (size == 0)
+            {
+                return Encoding.UTF8.GetString(body.ToArray());
+            }
+        }
+    }
+
+    /// <summary>True when the server closes the connection (or resets it) within <paramref name="within"/> without sending anything more.</summary>
+    public async Task<bool> EndsWithinAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            return await _stream.ReadAsync(new byte[1], timeout.Token) == 0;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
@@ -237,6 +294,17 @@ public sealed class RawConnection : IDisposable
         var buffer = new byte[count];
         await _stream.ReadExactlyAsync(buffer, cancellationToken);
         return buffer;
+    }
+
+    private async Task<string> ReadLineAsync(CancellationToken cancellationToken)
+    {
+        var line = new List<byte>();
+        while (line.Count < 2 || line[^2] != '\r' || line[^1] != '\n')
+        {
+            line.Add((await ReadExactlyAsync(1, cancellationToken))[0]);
+        }
+
+        return Encoding.Latin1.GetString(line.ToArray(), 0, line.Count - 2);
     }
 
     private static async Task<string> ReadHeadAsync(NetworkStream stream, CancellationToken cancellationToken)

@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
+
+namespace ServerlessWs.App.Tests;
+
+/// <summary>
+/// The upgrade handshake as bytes on the wire (RFC 6455 §4, RFC 9112): the connection's first request is served by
+/// WsApp's own head reader, any later request on a keep-alive connection by the endpoint; both must answer alike.
+/// </summary>
+public sealed class HandshakeTests
+{
+    [Fact]
+    public async Task AnUpgradeSentOneByteAtATimeIsServed()
+    {
+        await using var node = await WsNode.StartAsync();
+
+        using var connection = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, "/ws?clientId=slow"), chunk: 1);
+
+        Assert.Equal(101, connection.Status);
+        Assert.Equal("websocket", connection.Headers["upgrade"], ignoreCase: true);
+        AssertWelcome("slow", await connection.ReadMessageAsync(TestClient.Timeout));
+    }
+
+    [Fact]
+    public async Task TheAcceptKeyIsTheOneRfc6455Computes()
+    {
+        await using var node = await WsNode.StartAsync();
+
+        // The sample handshake of RFC 6455 §1.3.
+        using var connection = await RawConnection.SendHeadAsync(node,
+            $"GET /ws HTTP/1.1\r\nHost: {node.BaseUri.Authority}\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+
+        Assert.Equal(101, connection.Status);
+        Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", connection.Headers["sec-websocket-accept"]);
+    }
+
+    [Fact]
+    public async Task AnUpgradeAfterAnotherRequestOnTheSameConnectionIsServedByTheEndpoint()
+    {
+        await using var node = await WsNode.StartAsync();
+        using var connection = await RawConnection.SendHeadAsync(node, $"GET /healthz HTTP/1.1\r\nHost: {node.BaseUri.Authority}\r\n\r\n");
+        Assert.Equal(200, connection.Status);
+        await connection.ReadBodyAsync();
+
+        await connection.RequestAsync(RawConnection.UpgradeHead(node, "/ws?clientId=second"));
+
+        Assert.Equal(101, connection.Status);
+        AssertWelcome("second", await connection.ReadMessageAsync(TestClient.Timeout));
+        Assert.Equal(1, node.Manager().ConnectionCount);
+    }
+
+    [Fact]
+    public async Task AnUpgradeWithoutItsHeadersAfterAnotherRequestIsRefusedWith400()
+    {
+        await using var node = await WsNode.StartAsync();
+        using var connection = await RawConnection.SendHeadAsync(node, $"GET /ws HTTP/1.1\r\nHost: {node.BaseUri.Authority}\r\n\r\n");
+        Assert.Equal(400, connection.Status);
+        await connection.ReadBodyAsync();
+
+        await connection.RequestAsync(RawConnection.UpgradeHead(node, "/ws?clientId=after-400"));
+
+        Assert.Equal(101, connection.Status);
+        AssertWelcome("after-400", await connection.ReadMessageAsync(TestClient.Timeout));
+    }
+
+    [Fact]
+    public async Task AnUnsupportedWebSocketVersionIsRefusedWith426NamingVersion13()
+    {
+        await using var node = await WsNode.StartAsync();
+
+        using var connection = await RawConnection.SendHeadAsync(node,
+            RawConnection.UpgradeHead(node, "/ws").Replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8", StringComparison.Ordinal));
+
+        Assert.Equal(426, connection.Status);
+        Assert.Equal("13", connection.Headers["sec-websocket-version"]);
+        Assert.Equal("application/problem+json", connection.ContentType);
+        Assert.Equal(0, node.Manager().ConnectionCount);
+    }
+
+    [Theory]
+    [InlineData("no key", "Sec-WebSocket-Key: ", "X-Nothing: ")]
+    [InlineData("a key of 15 bytes", "Sec-WebSocket-Key: ", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\nX-Old-Key: ")]
+    [InlineData("no Host", "Host: ", "X-Host: ")]
+    [InlineData("a body", "Upgrade: websocket", "Content-Length: 5\r\nUpgrade: websocket")]
+    [InlineData("a chunked body", "Upgrade: websocket", "Transfer-Encoding: chunked\r\nUpgrade: websocket")]
+    [InlineData("two keys", "Upgrade: websocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nUpgrade: websocket")]
+    [InlineData("a bare LF", "Upgrade: websocket\r\n", "Upgrade: websocket\n")]
+    [InlineData("a space before the colon", "Upgrade: websocket", "Upgrade : websocket")]
+    [InlineData("a folded line", "Upgrade: websocket", "Upgrade: websocket\r\n more")]
+    [InlineData("a control byte in a value", "Upgrade: websocket", "Upgrade: websocket\r\nX-Bad: a\u0001b")]
+    [InlineData("a space in the target", "GET /ws?", "GET /ws?a=1 b&")]
+    public async Task AMalformedUpgradeIsRefusedWith400AndChangesNothing(string what, string replace, string with)
+    {
+        await using var node = await WsNode.StartAsync();
+        var head = RawConnection.UpgradeHead(node, "/ws?clientId=malformed");
+        Assert.True(head.Contains(replace, StringComparison.Ordinal), $"the case '{what}' must change the head");
+
+        using var connection = await RawConnection.SendHeadAsync(node, ReplaceFirst(head, replace, with));
+
+        Assert.Equal(400, connection.Status);
+        Assert.Equal("application/problem+json", connection.ContentType);
+        Assert.Equal("close", connection.Headers["connection"]);
+        Assert.Equal(0, node.Manager().ConnectionCount);
+        await using var after = await TestClient.ConnectAsync(node, "clientId=malformed");
+        Assert.False(after.Welcome.GetProperty("resumed").GetBoolean(), "the refused request claimed nothing");
+    }
+
+    [Fact]
+    public async Task AHeadOver32KiBIsRefusedWith431()
+    {
+        await using var node = await WsNode.StartAsync();
+
+        using var connection = await RawConnection.SendHeadAsync(node,
+            RawConnection.UpgradeHead(node, "/ws", $"X-Padding: {new string('a', 33 * 1024)}\r\n"));
+
+        Assert.Equal(431, connection.Status);
+        Assert.Equal(0, node.Manager().ConnectionCount);
+    }
+
+    [Fact]
+    public async Task AHeadThatStopsHalfWayIsClosedAfterTheHeadersTimeout()
+    {
+        await using var node = await WsNode.StartAsync(services: s =>
+            s.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(1)));
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(node.BaseUri.Host, node.BaseUri.Port);
+        var stream = tcp.GetStream();
+
+        await stream.WriteAsync("GET /ws?clientId=stalled HTTP/1.1\r\nHost: x\r\n"u8.ToArray());
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var started = DateTime.UtcNow;
+        Assert.Equal(0, await stream.ReadAsync(new byte[1], timeout.Token));
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(0.5), "closed by the timeout, not at once");
+    }
+
+    [Fact]
+    public async Task BehindAProxyTheRateLimitCountsTheForwardedClientAddress()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(
+            ("FORWARDEDHEADERS_ENABLED", "true"),
+            ("Ws:ConnectsPerSecondPerAddress", 1)));
+
+        using var first = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, "/ws", "X-Forwarded-For: 203.0.113.7\r\n"));
+        using var second = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, "/ws", "X-Forwarded-For: 203.0.113.8\r\n"));
+        using var again = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, "/ws", "X-Forwarded-For: 203.0.113.7\r\n"));
+
+        Assert.Equal(101, first.Status);
+        Assert.Equal(101, second.Status);
+        Assert.Equal(429, again.Status);
+    }
+
+    private static void AssertWelcome(string clientId, (byte Opcode, byte[] Payload)? message)
+    {
+        Assert.NotNull(message);
+        Assert.Equal(RawConnection.OpText, message.Value.Opcode);
+        using var welcome = JsonDocument.Parse(message.Value.Payload);
+        Assert.Equal("welcome", welcome.RootElement.GetProperty("type").GetString());
+        Assert.Equal(clientId, welcome.RootElement.GetProperty("clientId").GetString());
+    }
+
+    private static string ReplaceFirst(string text, string replace, string with)
+    {
+        var at = text.IndexOf(replace, StringComparison.Ordinal);
+        return string.Concat(text.AsSpan(0, at), with, text.AsSpan(at + replace.Length));
+    }
+}
