@@ -17,19 +17,7 @@ internal sealed partial class ClientConnection
     {
         try
         {
-            var buffer = new ArrayBufferWriter<byte>(512);
-            if (welcome is { } first)
-            {
-                ServerFrames.WriteWelcome(buffer, first);
-                await SendTextAsync(buffer.WrittenMemory);
-            }
-
-            foreach (var entry in replay)
-            {
-                await SendEntryAsync(entry, buffer);
-            }
-
-            WsMetrics.Replayed.Add(replay.Count);
+            await SendOpeningAsync(welcome, replay);
             await DrainQueueAsync();
         }
         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
@@ -39,6 +27,24 @@ internal sealed partial class ClientConnection
         }
 
         await SendCloseAsync();
+    }
+
+    /// <summary>The welcome and the replay, in a method of their own so that their buffer is not kept for the life of the socket.</summary>
+    private async Task SendOpeningAsync(Welcome? welcome, IReadOnlyList<LogEntry> replay)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        if (welcome is { } first)
+        {
+            ServerFrames.WriteWelcome(buffer, first);
+            await SendTextAsync(buffer.WrittenMemory);
+        }
+
+        foreach (var entry in replay)
+        {
+            await SendEntryAsync(entry, buffer);
+        }
+
+        WsMetrics.Replayed.Add(replay.Count);
     }
 
     /// <summary>Sends queued items until the queue is completed (a close was requested) and empty.</summary>
