@@ -1,3 +1,5 @@
+using ServerlessWs.App.Upgrade;
+
 namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
@@ -10,7 +12,7 @@ namespace ServerlessWs.App.Heartbeat;
 /// The WebSocket writes each frame with one <c>WriteAsync</c>, so a ping written between two writes under the same
 /// lock is always between whole frames.
 /// </remarks>
-internal sealed class HeartbeatStream(Stream inner) : Stream
+internal sealed class HeartbeatStream(Stream inner) : UnseekableStream
 {
     // FIN + opcode 0x9 (ping), unmasked (server to client), empty payload.
     private static readonly byte[] PingFrame = [0x89, 0x00];
@@ -89,16 +91,6 @@ internal sealed class HeartbeatStream(Stream inner) : Stream
     public override bool CanRead => inner.CanRead;
 
     public override bool CanWrite => inner.CanWrite;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -7,7 +7,7 @@ namespace ServerlessWs.App.Upgrade;
 /// runs on. Disposing it ends a pending read (the WebSocket disposes its stream when it aborts) but leaves the
 /// transport to Kestrel, which closes it when the connection middleware returns.
 /// </summary>
-internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
+internal sealed class DuplexPipeStream(IDuplexPipe transport) : UnseekableStream
 {
     private readonly Stream _input = transport.Input.AsStream(leaveOpen: true);
     private readonly Stream _output = transport.Output.AsStream(leaveOpen: true);
@@ -37,16 +37,6 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
