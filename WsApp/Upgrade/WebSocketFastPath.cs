@@ -13,8 +13,8 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using ServerlessWs.App.Connections;
-using ConnectionContext = Microsoft.AspNetCore.Connections.ConnectionContext;
 using ServerlessWs.App.Heartbeat;
+using ConnectionContext = Microsoft.AspNetCore.Connections.ConnectionContext;
 
 namespace ServerlessWs.App.Upgrade;
 
