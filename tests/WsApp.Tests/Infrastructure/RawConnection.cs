@@ -123,24 +123,6 @@ public sealed class RawConnection : IDisposable
         }
     }
 
-    /// <summary>True when the server closes the connection (or resets it) within <paramref name="within"/> without sending anything more.</summary>
-    public async Task<bool> EndsWithinAsync(TimeSpan within)
-    {
-        using var timeout = new CancellationTokenSource(within);
-        try
-        {
-            return await _stream.ReadAsync(new byte[1], timeout.Token) == 0;
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>
     /// Sends one frame; false when the server had already closed or reset the connection (what it said before that
     /// is still there to read). <paramref name="masked"/> false breaks RFC 6455 (a client must mask); <paramref name="rsv"/> sets reserved bits.
