@@ -122,6 +122,9 @@ internal sealed partial class ClientConnection
         return true;
     }
 
+    /// <summary>Drops the socket at once, without a close handshake.</summary>
+    public void Abort() => _socket.Abort();
+
     /// <summary>Whether a ping is out with no pong since (for tests that step the clock).</summary>
     internal bool IsAwaitingPong => _pingOutstanding && _heartbeat.PongCount == _pongsAtPing;
 

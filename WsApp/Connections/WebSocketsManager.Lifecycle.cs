@@ -82,6 +82,12 @@ internal sealed partial class WebSocketsManager
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
+        // Sockets the drain could not close in time: served on the bare socket, not by Kestrel, so aborted here.
+        foreach (var (_, connection) in _connections)
+        {
+            connection.Abort();
+        }
+
         if (_heartbeatTimer is not null)
         {
             await _heartbeatTimer.DisposeAsync();

@@ -12,12 +12,15 @@ namespace ServerlessWs.App.Heartbeat;
 /// The WebSocket writes each frame with one <c>WriteAsync</c>, so a ping written between two writes under the same
 /// lock is always between whole frames.
 /// </remarks>
-internal sealed class HeartbeatStream(Stream inner) : UnseekableStream
+/// <param name="inner">The connection.</param>
+/// <param name="early">Bytes of the connection read before it was upgraded: they are read first.</param>
+internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early = default) : UnseekableStream
 {
     // FIN + opcode 0x9 (ping), unmasked (server to client), empty payload.
     private static readonly byte[] PingFrame = [0x89, 0x00];
 
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private ReadOnlyMemory<byte> _early = early;
     private InboundFrameScanner _scanner;
     private int _pongs;
 
@@ -50,7 +53,7 @@ internal sealed class HeartbeatStream(Stream inner) : UnseekableStream
             throw new IOException($"The client sent {violation}.");
         }
 
-        var read = await inner.ReadAsync(buffer, cancellationToken);
+        var read = _early.IsEmpty ? await inner.ReadAsync(buffer, cancellationToken) : ReadEarly(buffer.Span);
         // Reads are never concurrent (the WebSocket holds a receive lock), so the scanner needs no lock of its own.
         var pongs = _scanner.Scan(buffer.Span[..read]);
         if (pongs > 0)
@@ -59,6 +62,14 @@ internal sealed class HeartbeatStream(Stream inner) : UnseekableStream
         }
 
         return read;
+    }
+
+    private int ReadEarly(Span<byte> buffer)
+    {
+        var count = Math.Min(buffer.Length, _early.Length);
+        _early.Span[..count].CopyTo(buffer);
+        _early = _early[count..];
+        return count;
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

@@ -22,7 +22,7 @@ public static class WsAppHost
         configure?.Invoke(builder);
         AddServices(builder);
         ClientAuthentication.AddTo(builder);
-        WebSocketFastPath.AddTo(builder);
+        UpgradeTransportFactory.AddTo(builder);
         builder.AddServerlessWsTelemetry();
 
         // The hosting diagnostics log every request's URL with its query string, where resumeToken and access_token

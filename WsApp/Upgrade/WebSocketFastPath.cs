@@ -1,11 +1,10 @@
 using System.Buffers;
 using System.Globalization;
-using System.IO.Pipelines;
 using System.Net;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -14,32 +13,30 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Heartbeat;
-using ConnectionContext = Microsoft.AspNetCore.Connections.ConnectionContext;
 
 namespace ServerlessWs.App.Upgrade;
 
 /// <summary>
-/// Serves a connection whose first request is the WebSocket upgrade <c>GET /ws</c> without Kestrel's HTTP/1.1
-/// pipeline: a Kestrel connection middleware reads the request head, runs the same admission as the endpoint on a
-/// short-lived <see cref="HttpContext"/>, writes the 101 itself and runs the socket on the bare transport. An upgraded
-/// request would otherwise keep Kestrel's whole request state (~11 KiB) alive for the life of the socket, and every
-/// HTTP connection is ticked by Kestrel's 1 s heartbeat. Any other first request reaches Kestrel's HTTP pipeline
-/// byte for byte, where the <c>/ws</c> endpoint remains the fallback (keep-alive connections, HTTP/2).
+/// Serves a connection whose first request is the WebSocket upgrade <c>GET /ws</c> on the bare socket, for
+/// <see cref="UpgradeListener"/>: reads the request head, runs the same admission as the endpoint on a short-lived
+/// <see cref="HttpContext"/>, writes the 101 itself and runs the WebSocket on the socket. Any other first request goes
+/// to Kestrel byte for byte, where the <c>/ws</c> endpoint remains the fallback (keep-alive connections, HTTP/2).
 /// </summary>
 internal sealed class WebSocketFastPath
 {
     // RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing.
     private const string HandshakeGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    private readonly ConnectionDelegate _next;
+    // Enough for any head a WebSocket client sends; a longer one grows the buffer up to the head's bound.
+    private const int FirstReadBytes = 4096;
+
     private readonly WebSocketsManager _manager;
     private readonly IServiceScopeFactory _scopes;
     private readonly ForwardedHeadersMiddleware? _forwarded;
     private readonly TimeSpan _headersTimeout;
 
-    public WebSocketFastPath(ConnectionDelegate next, IServiceProvider services)
+    public WebSocketFastPath(IServiceProvider services)
     {
-        _next = next;
         _manager = services.GetRequiredService<WebSocketsManager>();
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         _headersTimeout = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.RequestHeadersTimeout;
@@ -54,130 +51,144 @@ internal sealed class WebSocketFastPath
     }
 
     /// <summary>
-    /// Puts the fast path in front of HTTP on every endpoint, those from <c>--urls</c> included. Behind TLS it sees
-    /// ciphertext and passes everything through (the platform's ingress terminates TLS before WsApp).
+    /// Serves <paramref name="socket"/> to its end when its first request is the upgrade (or answers and closes it when
+    /// that request is wrong); otherwise returns the bytes read from it, which Kestrel must see first.
     /// </summary>
-    public static void AddTo(WebApplicationBuilder builder) =>
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
-            listen.Use(next => new WebSocketFastPath(next, listen.ApplicationServices).OnConnectionAsync)));
-
-    public async Task OnConnectionAsync(ConnectionContext connection)
+    public async Task<ReadOnlyMemory<byte>?> ServeAsync(Socket socket)
     {
         // Nothing of the request (head, HttpContext, scope) outlives AdmitAsync: this frame keeps only the admission.
-        var outcome = await AdmitAsync(connection);
-        if (outcome.PassThrough)
+        var outcome = await AdmitAsync(socket);
+        if (outcome.ReadSoFar is { } readSoFar)
         {
-            await _next(connection);
+            return readSoFar;
         }
-        else if (outcome.Admission is { } admission)
+
+        if (outcome.Admission is { } admission)
         {
-            await _manager.RunAsync(admission, () => AcceptAsync(connection, outcome.Accept!));
+            await _manager.RunAsync(admission, () => AcceptAsync(socket, outcome.Accept!, outcome.Early));
         }
+        else
+        {
+            Close(socket);
+        }
+
+        return null;
     }
 
-    private async Task<Outcome> AdmitAsync(ConnectionContext connection)
+    private async Task<Outcome> AdmitAsync(Socket socket)
     {
-        var (status, head, error) = await ReadHeadAsync(connection);
-        switch (status)
+        var read = await ReadHeadAsync(socket);
+        try
         {
-            case HeadStatus.PassThrough:
-                return new Outcome(PassThrough: true);
-            case HeadStatus.TooLarge:
-                await RespondAsync(connection, null, StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request head is too large.");
+            switch (read.Status)
+            {
+                case HeadStatus.PassThrough:
+                    return new Outcome(read.Buffer.AsSpan(0, read.Count).ToArray());
+                case HeadStatus.TooLarge:
+                    await RespondAsync(socket, null, StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request head is too large.");
+                    return default;
+                case HeadStatus.Malformed:
+                    await RespondAsync(socket, null, StatusCodes.Status400BadRequest, read.Error!);
+                    return default;
+                case HeadStatus.Incomplete:
+                    // Timed out or closed part way: nothing to answer.
+                    return default;
+            }
+
+            var head = read.Head!;
+            var headers = head.Headers;
+            // The handshake itself (RFC 6455 §4.2.1); a body makes it no upgrade at all (RFC 9110 §7.8).
+            var refusal = (headers.ContainsKey(HeaderNames.ContentLength) && headers.ContentLength != 0) || headers.ContainsKey(HeaderNames.TransferEncoding)
+                ? "A WebSocket upgrade request has no body."
+                : string.IsNullOrEmpty(headers.Host)
+                    ? "The Host header is required."
+                    : !IsValidKey(headers.SecWebSocketKey)
+                        ? "Sec-WebSocket-Key must be base64 of 16 bytes."
+                        : null;
+            if (refusal is not null)
+            {
+                await RespondAsync(socket, head, StatusCodes.Status400BadRequest, refusal);
                 return default;
-            case HeadStatus.Malformed:
-                await RespondAsync(connection, null, StatusCodes.Status400BadRequest, error!);
+            }
+
+            if (!string.Equals(headers.SecWebSocketVersion, "13", StringComparison.Ordinal))
+            {
+                await RespondAsync(socket, head, StatusCodes.Status426UpgradeRequired, "Only WebSocket version 13 is supported.");
                 return default;
-            case HeadStatus.Incomplete:
-                // Timed out or closed part way: nothing to answer.
+            }
+
+            await using var scope = _scopes.CreateAsyncScope();
+            var http = CreateContext(socket, head, scope.ServiceProvider, out var body);
+            var admission = await _manager.AdmitAsync(http);
+            if (admission is null)
+            {
+                await WriteResponseAsync(socket, http, body);
                 return default;
-        }
+            }
 
-        var headers = head!.Headers;
-        // The handshake itself (RFC 6455 §4.2.1); a body makes it no upgrade at all (RFC 9110 §7.8).
-        var refusal = (headers.ContainsKey(HeaderNames.ContentLength) && headers.ContentLength != 0) || headers.ContainsKey(HeaderNames.TransferEncoding)
-            ? "A WebSocket upgrade request has no body."
-            : string.IsNullOrEmpty(headers.Host)
-                ? "The Host header is required."
-                : !IsValidKey(headers.SecWebSocketKey)
-                    ? "Sec-WebSocket-Key must be base64 of 16 bytes."
-                    : null;
-        if (refusal is not null)
+            // Frames a client sent before it saw the 101 (RFC 6455 §4.1 says it must wait, but TCP allows it).
+            var early = read.Count > read.End ? read.Buffer.AsSpan(read.End, read.Count - read.End).ToArray() : null;
+            return new Outcome(null, admission, AcceptKey(headers.SecWebSocketKey.ToString()), early);
+        }
+        finally
         {
-            await RespondAsync(connection, head, StatusCodes.Status400BadRequest, refusal);
-            return default;
+            ArrayPool<byte>.Shared.Return(read.Buffer);
         }
-
-        if (!string.Equals(headers.SecWebSocketVersion, "13", StringComparison.Ordinal))
-        {
-            await RespondAsync(connection, head, StatusCodes.Status426UpgradeRequired, "Only WebSocket version 13 is supported.");
-            return default;
-        }
-
-        await using var scope = _scopes.CreateAsyncScope();
-        var http = CreateContext(connection, head, scope.ServiceProvider, out var body);
-        var admission = await _manager.AdmitAsync(http);
-        if (admission is null)
-        {
-            await WriteResponseAsync(connection.Transport.Output, http, body);
-            return default;
-        }
-
-        return new Outcome(PassThrough: false, admission, AcceptKey(headers.SecWebSocketKey.ToString()));
     }
 
     /// <summary>
-    /// Reads until the head is complete, or the bytes are plainly not ours. Whatever is not consumed stays in the
-    /// pipe: on pass-through all of it (examined nothing, so Kestrel's parser sees it at once), on an upgrade what
-    /// came after the head (the client's first frames).
+    /// Reads until the head is complete, or the bytes are plainly not ours. The buffer is the pool's: the caller
+    /// returns it.
     /// </summary>
-    private async Task<(HeadStatus Status, UpgradeRequestHead? Head, string? Error)> ReadHeadAsync(ConnectionContext connection)
+    private async Task<HeadRead> ReadHeadAsync(Socket socket)
     {
-        var input = connection.Transport.Input;
+        var buffer = ArrayPool<byte>.Shared.Rent(FirstReadBytes);
+        var count = 0;
         // The same bound on a slow head as Kestrel's (RequestHeadersTimeout), so a silent connection cannot sit here.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
-        timeout.CancelAfter(_headersTimeout);
+        using var timeout = new CancellationTokenSource(_headersTimeout);
         while (true)
         {
-            ReadResult result;
-            try
+            if (count == buffer.Length)
             {
-                result = await input.ReadAsync(timeout.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                // Timed out, or the client closed or reset the connection part way.
-                return (HeadStatus.Incomplete, null, null);
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, UpgradeRequestHead.MaxBytes + 1));
+                buffer.AsSpan(0, count).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = larger;
             }
 
-            var buffer = result.Buffer;
-            var status = UpgradeRequestHead.Parse(buffer, out var end, out var head, out var error);
+            int received;
+            try
+            {
+                received = await socket.ReceiveAsync(buffer.AsMemory(count), SocketFlags.None, timeout.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException)
+            {
+                // Timed out, or the client reset the connection part way.
+                return new HeadRead(HeadStatus.Incomplete, buffer, count);
+            }
+
+            count += received;
+            var status = UpgradeRequestHead.Parse(new ReadOnlySequence<byte>(buffer, 0, count), out var end, out var head, out var error);
             switch (status)
             {
                 case HeadStatus.Complete when IsUpgrade(head!.Headers):
-                    input.AdvanceTo(end);
-                    return (status, head, null);
-                case HeadStatus.Complete:
-                    // A plain GET /ws: the endpoint answers it (400) and the connection stays keep-alive, as before.
-                    input.AdvanceTo(buffer.Start, buffer.Start);
-                    return (HeadStatus.PassThrough, null, null);
-                case HeadStatus.Incomplete when !result.IsCompleted:
-                    input.AdvanceTo(buffer.Start, buffer.End);
+                    return new HeadRead(status, buffer, count, head, End: end.GetInteger());
+                case HeadStatus.Incomplete when received > 0:
                     continue;
-                case HeadStatus.Incomplete or HeadStatus.PassThrough:
-                    input.AdvanceTo(buffer.Start, buffer.Start);
-                    return (HeadStatus.PassThrough, null, null);
+                case HeadStatus.Complete or HeadStatus.Incomplete:
+                    // A plain GET /ws (the endpoint answers it, 400, keep-alive), or a head cut short by the client's
+                    // FIN: Kestrel answers either as it always does.
+                    return new HeadRead(HeadStatus.PassThrough, buffer, count);
                 default:
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                    return (status, null, error);
+                    return new HeadRead(status, buffer, count, Error: error);
             }
         }
     }
 
     /// <summary>The request as the endpoint would see it, for the admission checks (and the JWT handler).</summary>
-    private DefaultHttpContext CreateContext(ConnectionContext connection, UpgradeRequestHead head, IServiceProvider services, out MemoryStream body)
+    private DefaultHttpContext CreateContext(Socket socket, UpgradeRequestHead head, IServiceProvider services, out MemoryStream body)
     {
-        var http = new DefaultHttpContext { RequestServices = services, RequestAborted = connection.ConnectionClosed };
+        var http = new DefaultHttpContext { RequestServices = services };
         var request = http.Request;
         request.Method = HttpMethods.Get;
         request.Scheme = Uri.UriSchemeHttp;
@@ -189,19 +200,18 @@ internal sealed class WebSocketFastPath
             request.Headers[name] = values;
         }
 
-        if (connection.RemoteEndPoint is IPEndPoint remote)
+        if (socket.RemoteEndPoint is IPEndPoint remote)
         {
             http.Connection.RemoteIpAddress = remote.Address;
             http.Connection.RemotePort = remote.Port;
         }
 
-        if (connection.LocalEndPoint is IPEndPoint local)
+        if (socket.LocalEndPoint is IPEndPoint local)
         {
             http.Connection.LocalIpAddress = local.Address;
             http.Connection.LocalPort = local.Port;
         }
 
-        http.Connection.Id = connection.ConnectionId;
         _forwarded?.ApplyForwarders(http);
 
         body = new MemoryStream();
@@ -210,21 +220,21 @@ internal sealed class WebSocketFastPath
     }
 
     /// <summary>A refusal before any admission check (the handshake itself is wrong), as problem+json.</summary>
-    private async Task RespondAsync(ConnectionContext connection, UpgradeRequestHead? head, int statusCode, string reason)
+    private async Task RespondAsync(Socket socket, UpgradeRequestHead? head, int statusCode, string reason)
     {
         await using var scope = _scopes.CreateAsyncScope();
-        var http = CreateContext(connection, head ?? UpgradeRequestHead.Empty, scope.ServiceProvider, out var body);
+        var http = CreateContext(socket, head ?? UpgradeRequestHead.Empty, scope.ServiceProvider, out var body);
         if (statusCode == StatusCodes.Status426UpgradeRequired)
         {
             http.Response.Headers.SecWebSocketVersion = "13";
         }
 
         await _manager.RefuseAsync(http, statusCode, reason);
-        await WriteResponseAsync(connection.Transport.Output, http, body);
+        await WriteResponseAsync(socket, http, body);
     }
 
     /// <summary>Serializes the temporary context's response; the connection closes after it.</summary>
-    private static async Task WriteResponseAsync(PipeWriter output, HttpContext http, MemoryStream body)
+    private static async Task WriteResponseAsync(Socket socket, HttpContext http, MemoryStream body)
     {
         await http.Features.GetRequiredFeature<IHttpResponseBodyFeature>().CompleteAsync();
         var response = http.Response;
@@ -244,23 +254,51 @@ internal sealed class WebSocketFastPath
         }
 
         text.Append(CultureInfo.InvariantCulture, $"{HeaderNames.ContentLength}: {body.Length}\r\n{HeaderNames.Connection}: close\r\n\r\n");
-        output.Write(Encoding.ASCII.GetBytes(text.ToString()));
-        output.Write(body.GetBuffer().AsSpan(0, (int)body.Length));
-        await output.FlushAsync();
+        try
+        {
+            await SendAsync(socket, Encoding.ASCII.GetBytes(text.ToString()));
+            await SendAsync(socket, body.GetBuffer().AsMemory(0, (int)body.Length));
+        }
+        catch (SocketException)
+        {
+            // The client is gone; it gets no answer.
+        }
     }
 
-    private static async Task<(WebSocket Socket, HeartbeatStream Heartbeat)> AcceptAsync(ConnectionContext connection, string accept)
+    private static async Task<(WebSocket Socket, HeartbeatStream Heartbeat)> AcceptAsync(Socket socket, string accept, byte[]? early)
     {
-        var output = connection.Transport.Output;
-        output.Write(Encoding.ASCII.GetBytes(
+        await SendAsync(socket, Encoding.ASCII.GetBytes(
             $"HTTP/1.1 101 Switching Protocols\r\n{HeaderNames.Connection}: Upgrade\r\n{HeaderNames.Upgrade}: websocket\r\n" +
             $"{HeaderNames.SecWebSocketAccept}: {accept}\r\n\r\n"));
-        await output.FlushAsync();
 
         // Keep-alive is off, as on the endpoint: the heartbeat sweep pings and counts pongs itself (HeartbeatStream).
-        var heartbeat = new HeartbeatStream(new DuplexPipeStream(connection.Transport));
-        var socket = WebSocket.CreateFromStream(heartbeat, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        return (socket, heartbeat);
+        // The stream owns the socket: the WebSocket closes it when it is disposed or aborted.
+        var heartbeat = new HeartbeatStream(new NetworkStream(socket, ownsSocket: true), early);
+        var webSocket = WebSocket.CreateFromStream(heartbeat, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        return (webSocket, heartbeat);
+    }
+
+    private static async Task SendAsync(Socket socket, ReadOnlyMemory<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            bytes = bytes[await socket.SendAsync(bytes, SocketFlags.None)..];
+        }
+    }
+
+    /// <summary>Closes a connection that was answered (or went silent) without an upgrade, as Kestrel closes one.</summary>
+    private static void Close(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the client.
+        }
+
+        socket.Dispose();
     }
 
     private static bool IsUpgrade(IHeaderDictionary headers) =>
@@ -281,6 +319,9 @@ internal sealed class WebSocketFastPath
         Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + HandshakeGuid)));
 #pragma warning restore CA5350
 
-    /// <summary>What the head led to: Kestrel's turn, an admitted connect to upgrade, or neither (answered, or gone).</summary>
-    private readonly record struct Outcome(bool PassThrough, WebSocketsManager.Admission? Admission = null, string? Accept = null);
+    /// <summary>What the head led to: Kestrel's turn (with the bytes read), an admitted connect to upgrade, or neither (answered, or gone).</summary>
+    private readonly record struct Outcome(byte[]? ReadSoFar, WebSocketsManager.Admission? Admission = null, string? Accept = null, byte[]? Early = null);
+
+    /// <summary>A head as read: the pooled buffer and how much of it is filled, and where the head ends in it.</summary>
+    private readonly record struct HeadRead(HeadStatus Status, byte[] Buffer, int Count, UpgradeRequestHead? Head = null, int End = 0, string? Error = null);
 }
