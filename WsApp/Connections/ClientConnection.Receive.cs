@@ -8,46 +8,65 @@ namespace ServerlessWs.App.Connections;
 
 internal sealed partial class ClientConnection
 {
-    private async Task ReadLoopAsync()
+    /// <summary>
+    /// The receive loop, then the end of the connection: the sends finish (with a close frame if the socket still
+    /// allows one) and the socket closes.
+    /// </summary>
+    private async Task ReceiveAsync()
     {
         try
         {
-            while (_socket.State == WebSocketState.Open && _closeCode < 0)
+            try
             {
-                // Zero-byte read: an idle connection holds no receive buffer, only the socket.
-                var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
-                if (peek.MessageType == WebSocketMessageType.Close)
+                while (_socket.State == WebSocketState.Open && _closeCode < 0)
                 {
-                    _peerCloseCode = (int?)_socket.CloseStatus ?? CloseCodes.Normal;
-                    return;
+                    // Zero-byte read: an idle connection holds no receive buffer, only the socket.
+                    var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                    if (peek.MessageType == WebSocketMessageType.Close)
+                    {
+                        _peerCloseCode = (int?)_socket.CloseStatus ?? CloseCodes.Normal;
+                        return;
+                    }
+
+                    // An empty message is consumed whole by the peek, so a binary one must be refused here: the read
+                    // below would already be waiting for the next message.
+                    if (peek.MessageType == WebSocketMessageType.Binary)
+                    {
+                        ClosePolicy(CloseCodes.PolicyViolation, "binary frames are not accepted");
+                        break;
+                    }
+
+                    // An empty text message is consumed whole by the peek.
+                    var handled = peek is { MessageType: WebSocketMessageType.Text, EndOfMessage: true }
+                        ? await HandleMessageAsync(ReadOnlyMemory<byte>.Empty)
+                        : await ReceiveMessageAsync();
+                    if (!handled)
+                    {
+                        break;
+                    }
                 }
 
-                // An empty message is consumed whole by the peek, so a binary one must be refused here: the read
-                // below would already be waiting for the next message.
-                if (peek.MessageType == WebSocketMessageType.Binary)
+                await AwaitPeerCloseAsync();
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+            {
+                if (_closeCode < 0)
                 {
-                    ClosePolicy(CloseCodes.PolicyViolation, "binary frames are not accepted");
-                    break;
-                }
-
-                // An empty text message is consumed whole by the peek.
-                var handled = peek is { MessageType: WebSocketMessageType.Text, EndOfMessage: true }
-                    ? await HandleMessageAsync(ReadOnlyMemory<byte>.Empty)
-                    : await ReceiveMessageAsync();
-                if (!handled)
-                {
-                    break;
+                    ConnectionLog.ConnectionError(_context.Logger, ClientId, e);
                 }
             }
-
-            await AwaitPeerCloseAsync();
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        finally
         {
-            if (_closeCode < 0)
+            // Whatever ended the reads, the sends must end too.
+            RequestClose(_peerCloseCode >= 0 ? _peerCloseCode : CloseCodes.Normal, string.Empty);
+            await PumpFinishedAsync();
+            if (_socket.State != WebSocketState.Closed)
             {
-                ConnectionLog.ConnectionError(_context.Logger, ClientId, e);
+                _socket.Abort();
             }
+
+            _socket.Dispose();
         }
     }
 
@@ -158,7 +177,7 @@ internal sealed partial class ClientConnection
                 return false;
             }
 
-            if (_badFrames.RecordAndCheckExceeded())
+            if ((_badFrames ??= new BadFrameWindow(_context.Time)).RecordAndCheckExceeded())
             {
                 ClosePolicy(CloseCodes.PolicyViolation, "too many bad frames");
                 return false;

@@ -10,23 +10,110 @@ namespace ServerlessWs.App.Connections;
 internal sealed partial class ClientConnection
 {
     /// <summary>
-    /// The only code that sends on the socket: the welcome, then the replay, then queued frames and log entries,
-    /// then the close frame once a close was requested.
+    /// The only code that sends on the socket, one pump at a time: the opening (first pump only), then the outbox,
+    /// until it is empty (the pump ends; the next item starts another) or closed (then the close frame).
     /// </summary>
-    private async Task WriteLoopAsync(Welcome? welcome, IReadOnlyList<LogEntry> replay)
+    private async Task PumpAsync()
     {
+        var last = true;
         try
         {
-            await SendOpeningAsync(welcome, replay);
-            await DrainQueueAsync();
-        }
-        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
-        {
-            // The socket broke under a send; the receive loop sees the same and ends the connection.
-            return;
-        }
+            if (_opening is { } opening)
+            {
+                _opening = null;
+                await SendOpeningAsync(opening.Welcome, opening.Replay);
+            }
 
-        await SendCloseAsync();
+            // A fresh buffer per burst: an idle connection keeps none.
+            ArrayBufferWriter<byte>? buffer = null;
+            Outbound item;
+            bool closing;
+            while (TryTakeNext(out item, out closing))
+            {
+                if (item.Entry is { } entry)
+                {
+                    await DeliverInOrderAsync(entry, buffer ??= new ArrayBufferWriter<byte>(512));
+                }
+                else if (item.RestartSeq)
+                {
+                    _lastSentSeq = 0;
+                }
+                else
+                {
+                    await SendTextAsync(item.Frame);
+                }
+            }
+
+            last = closing;
+            if (closing)
+            {
+                await SendCloseAsync();
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The socket broke under a send (or was aborted); the receive loop sees the same and ends the connection.
+        }
+        catch (Exception e)
+        {
+            ConnectionLog.UnexpectedError(_context.Logger, ClientId, e);
+            _socket.Abort();
+        }
+        finally
+        {
+            if (last)
+            {
+                FinishPump();
+            }
+        }
+    }
+
+    /// <summary>The next item to send; false when the outbox is empty: then this pump stops, or sends the close if <paramref name="closing"/>.</summary>
+    private bool TryTakeNext(out Outbound item, out bool closing)
+    {
+        lock (_outbox)
+        {
+            closing = _outboxClosed;
+            if (_dropQueued)
+            {
+                _outbox.Clear();
+            }
+
+            if (!_outbox.TryDequeue(out item))
+            {
+                // Idle: the next item starts a pump. Closing: this pump goes on to the close frame.
+                _pumping = _outboxClosed;
+                return false;
+            }
+
+            _room?.TrySetResult(true);
+            _room = null;
+            return true;
+        }
+    }
+
+    /// <summary>The last pump is done (close sent, or the socket broke): no other will run.</summary>
+    private void FinishPump()
+    {
+        lock (_outbox)
+        {
+            _pumpFinished = true;
+            _finished?.TrySetResult();
+        }
+    }
+
+    private Task PumpFinishedAsync()
+    {
+        lock (_outbox)
+        {
+            if (_pumpFinished)
+            {
+                return Task.CompletedTask;
+            }
+
+            _finished ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _finished.Task;
+        }
     }
 
     /// <summary>The welcome and the replay, in a method of their own so that their buffer is not kept for the life of the socket.</summary>
@@ -45,32 +132,6 @@ internal sealed partial class ClientConnection
         }
 
         WsMetrics.Replayed.Add(replay.Count);
-    }
-
-    /// <summary>Sends queued items until the queue is completed (a close was requested) and empty.</summary>
-    private async Task DrainQueueAsync()
-    {
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync() && !_dropQueued)
-        {
-            // A fresh buffer per burst: an idle connection keeps none.
-            var buffer = new ArrayBufferWriter<byte>(512);
-            while (!_dropQueued && reader.TryRead(out var item))
-            {
-                if (item.Entry is { } entry)
-                {
-                    await DeliverInOrderAsync(entry, buffer);
-                }
-                else if (item.RestartSeq)
-                {
-                    _lastSentSeq = 0;
-                }
-                else
-                {
-                    await SendTextAsync(item.Frame);
-                }
-            }
-        }
     }
 
     /// <summary>

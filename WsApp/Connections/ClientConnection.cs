@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Diagnostics.CodeAnalysis;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Sessions;
@@ -11,11 +9,13 @@ namespace ServerlessWs.App.Connections;
 
 /// <summary>
 /// One client's socket: a receive loop that parses and dispatches frames in arrival order (which is what keeps
-/// sends in order per sender-recipient pair), and a write loop that owns every send on the socket, fed by a
-/// bounded queue so that a client that stops reading can stall nobody but itself.
+/// sends in order per sender-recipient pair), and a send pump that owns every send on the socket, fed by a
+/// bounded outbox so that a client that stops reading can stall nobody but itself.
 /// </summary>
-[SuppressMessage("Reliability", "CA1001", Justification = "_closing has no timer or linked token to release; disposing it would race a late RequestClose from the bus.")]
-internal sealed partial class ClientConnection
+/// <remarks>
+/// The pump runs only while there is something to send: an idle connection holds no send loop, only its receive.
+/// </remarks>
+internal sealed partial class ClientConnection : IThreadPoolWorkItem
 {
     // How long a close handshake (or a blocked write) may take before the socket is aborted. Wall-clock on purpose:
     // this bounds I/O, not protocol time.
@@ -26,14 +26,23 @@ internal sealed partial class ClientConnection
     private readonly WebSocket _socket;
     private readonly HeartbeatStream _heartbeat;
     private readonly ConnectionContext _context;
-    private readonly Channel<Outbound> _queue;
-    private readonly CancellationTokenSource _closing = new();
-    private readonly BadFrameWindow _badFrames;
+    // Made at the first bad frame: most connections never send one.
+    private BadFrameWindow? _badFrames;
     private FrameRateLimiter _rate;
     private int _closeCode = -1;
     private string _closeReason = string.Empty;
     private int _peerCloseCode = -1;
     private volatile bool _dropQueued;
+
+    // The outbox and the pump's state, guarded by the outbox itself. The pump is taken from the start: the first one
+    // (RunAsync's) sends the opening before anything delivered while the log was read.
+    private readonly Queue<Outbound> _outbox = new();
+    private bool _pumping = true;
+    private bool _outboxClosed;
+    private bool _pumpFinished;
+    private TaskCompletionSource<bool>? _room;
+    private TaskCompletionSource? _finished;
+    private Opening? _opening;
 
     // Written only by the write loop: the highest seq handed to the socket (delivery strictly by seq, no duplicates).
     private long _lastSentSeq;
@@ -50,12 +59,6 @@ internal sealed partial class ClientConnection
         _context = context;
         ClientId = clientId;
         Epoch = epoch;
-        _queue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(context.Options.SendQueueLimit)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        _badFrames = new BadFrameWindow(context.Time);
         _rate = new FrameRateLimiter(context.Options.FramesPerSecond, context.Time.GetTimestamp());
     }
 
@@ -77,7 +80,7 @@ internal sealed partial class ClientConnection
     /// </summary>
     public void Deliver(LogEntry entry)
     {
-        if (!_queue.Writer.TryWrite(new Outbound(default, entry)) && _closeCode < 0)
+        if (!TryEnqueue(new Outbound(default, entry), waitForRoom: false, out _) && _closeCode < 0)
         {
             ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "send backlog exceeded");
             RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
@@ -98,9 +101,22 @@ internal sealed partial class ClientConnection
 
         _closeReason = reason;
         _dropQueued = dropQueued;
-        _queue.Writer.TryComplete();
-        // Wakes a receive loop that waits for queue space.
-        _closing.Cancel();
+        bool start;
+        lock (_outbox)
+        {
+            _outboxClosed = true;
+            start = !_pumping;
+            _pumping = true;
+            // Wakes a receive loop that waits for room.
+            _room?.TrySetResult(false);
+            _room = null;
+        }
+
+        if (start)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
         _ = AbortIfStuckAsync();
     }
 
@@ -131,32 +147,30 @@ internal sealed partial class ClientConnection
     /// <summary>The store lost this client's log and seq restarts at 1: the write loop must accept seq 1 again.</summary>
     public void RestartSequence()
     {
-        if (!_queue.Writer.TryWrite(new Outbound(default, null, RestartSeq: true)) && _closeCode < 0)
+        if (!TryEnqueue(new Outbound(default, null, RestartSeq: true), waitForRoom: false, out _) && _closeCode < 0)
         {
             RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
         }
     }
 
-    /// <summary>Runs the connection until it is closed or broken: welcome, replay, then live traffic.</summary>
-    public async Task RunAsync(Welcome welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq, bool sendWelcome = true)
+    /// <summary>
+    /// Sets what the first send is: the welcome (none when null) and the replay, after which delivery goes on from
+    /// <paramref name="lastSentSeq"/>. Before <see cref="RunAsync"/>: whatever is delivered meanwhile waits behind it.
+    /// </summary>
+    public void Open(Welcome? welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq)
     {
         _lastSentSeq = lastSentSeq;
-        var writer = WriteLoopAsync(sendWelcome ? welcome : null, replay);
-        try
-        {
-            await ReadLoopAsync();
-        }
-        finally
-        {
-            // Whatever ended the reads, the write loop must end too: with a close frame if the socket still allows one.
-            RequestClose(_peerCloseCode >= 0 ? _peerCloseCode : CloseCodes.Normal, string.Empty);
-            await writer;
-            if (_socket.State != WebSocketState.Closed)
-            {
-                _socket.Abort();
-            }
+        _opening = new Opening(welcome, replay);
+    }
 
-        }
+    /// <summary>
+    /// Runs the connection until it is closed or broken: the first send (the opening, then what waited), and the
+    /// receive loop. Once it is over the socket is closed.
+    /// </summary>
+    public Task RunAsync()
+    {
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        return ReceiveAsync();
     }
 
     /// <summary>
@@ -167,16 +181,59 @@ internal sealed partial class ClientConnection
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         write(buffer, state);
-        try
+        var reply = new Outbound(buffer.WrittenMemory, null);
+        while (!TryEnqueue(reply, waitForRoom: true, out var room))
         {
-            await _queue.Writer.WriteAsync(new Outbound(buffer.WrittenMemory, null), _closing.Token);
-            return true;
+            if (room is null || !await room)
+            {
+                return false;
+            }
         }
-        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
-        {
-            return false;
-        }
+
+        return true;
     }
+
+    /// <summary>
+    /// Puts <paramref name="item"/> in the outbox and starts the pump if none runs. False when the connection is
+    /// closing, or when the outbox is full: then <paramref name="room"/> (if asked for) completes when there is room
+    /// (true) or the connection closes (false).
+    /// </summary>
+    private bool TryEnqueue(Outbound item, bool waitForRoom, out Task<bool>? room)
+    {
+        room = null;
+        lock (_outbox)
+        {
+            if (_outboxClosed)
+            {
+                return false;
+            }
+
+            if (_outbox.Count >= _context.Options.SendQueueLimit)
+            {
+                if (waitForRoom)
+                {
+                    _room ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    room = _room.Task;
+                }
+
+                return false;
+            }
+
+            _outbox.Enqueue(item);
+            if (_pumping)
+            {
+                return true;
+            }
+
+            _pumping = true;
+        }
+
+        // On the thread pool, not on the caller's thread (the bus's, for a delivery).
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        return true;
+    }
+
+    void IThreadPoolWorkItem.Execute() => _ = PumpAsync();
 
     private async Task PingAsync()
     {
@@ -199,6 +256,9 @@ internal sealed partial class ClientConnection
         }
     }
 
-    /// <summary>An item of the send queue: a ready frame, a log entry to deliver in seq order, or a seq restart.</summary>
+    /// <summary>An item of the outbox: a ready frame, a log entry to deliver in seq order, or a seq restart.</summary>
     private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false);
+
+    /// <summary>What the first pump sends before the outbox: the welcome (unless none is due) and the replay.</summary>
+    private sealed record Opening(Welcome? Welcome, IReadOnlyList<LogEntry> Replay);
 }

@@ -42,4 +42,7 @@ internal static partial class ConnectionLog
 
     [LoggerMessage(1009, LogLevel.Information, "WebSocket node {ServerId} started")]
     public static partial void Started(ILogger logger, string serverId);
+
+    [LoggerMessage(1010, LogLevel.Error, "Client {ClientId} connection ended by an unexpected error")]
+    public static partial void UnexpectedError(ILogger logger, string clientId, Exception exception);
 }

@@ -74,7 +74,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// <summary>
     /// Handles <c>GET /ws</c> that reaches the HTTP pipeline (a later request on a keep-alive connection, HTTP/2):
     /// the first request of a connection is served by <see cref="Upgrade.WebSocketFastPath"/>. Both paths run
-    /// <see cref="AdmitAsync"/> and <see cref="RunAsync"/>; only the handshake differs.
+    /// <see cref="AdmitAsync"/>, <see cref="OpenAsync"/> and <see cref="RunAsync"/>; only the handshake differs.
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
@@ -89,21 +89,29 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             return;
         }
 
-        await RunAsync(admission, async () =>
+        WebSocket socket;
+        try
         {
             // Keep-alive is off here: the heartbeat sweep pings and counts pongs itself (see HeartbeatStream).
-            var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
-            var heartbeat = http.GetHeartbeatStream()
-                ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
-            return (socket, heartbeat);
-        });
+            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
+        }
+        catch
+        {
+            await AbandonAsync(admission);
+            throw;
+        }
+
+        var heartbeat = http.GetHeartbeatStream()
+            ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
+        await RunAsync(await OpenAsync(admission, socket, heartbeat));
     }
 
     /// <summary>
     /// Everything before the upgrade: every refusal is plain HTTP written to <paramref name="http"/> and changes no
     /// state, in the contract's order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401
     /// (access_token, then resumeToken). A non-null result holds a claim and a connection slot: the caller must pass
-    /// it to <see cref="RunAsync"/>, and must not keep <paramref name="http"/> for longer than this call.
+    /// it to <see cref="OpenAsync"/> once upgraded (or to <see cref="AbandonAsync"/>), and must not keep
+    /// <paramref name="http"/> for longer than this call.
     /// </summary>
     internal async Task<Admission?> AdmitAsync(HttpContext http)
     {
@@ -128,30 +136,12 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
     }
 
-    /// <summary>
-    /// Upgrades with <paramref name="accept"/> (the only step the two paths do differently) and runs the connection
-    /// to its end; releases the admission's claim and connection slot.
-    /// </summary>
-    internal async Task RunAsync(Admission admission, Func<Task<(WebSocket Socket, HeartbeatStream Heartbeat)>> accept)
+    /// <summary>The upgrade failed: releases the admission's claim and connection slot.</summary>
+    internal async Task AbandonAsync(Admission admission)
     {
         try
         {
-            WebSocket socket;
-            HeartbeatStream heartbeat;
-            try
-            {
-                (socket, heartbeat) = await accept();
-            }
-            catch
-            {
-                await ReleaseAsync(admission.ClientId, admission.Claim.Epoch);
-                throw;
-            }
-
-            using (socket)
-            {
-                await RunConnectionAsync(socket, heartbeat, admission.ClientId, admission.Claim, admission.Request);
-            }
+            await ReleaseAsync(admission.ClientId, admission.Claim.Epoch);
         }
         finally
         {
@@ -238,59 +228,79 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         return new Admission(clientId, claim, request);
     }
 
-    private async Task RunConnectionAsync(WebSocket socket, HeartbeatStream heartbeat, string clientId, ClaimResult claim, ConnectRequest request)
+    /// <summary>
+    /// The upgraded socket as this node's connection for the admitted client: registered, then its log read for
+    /// the welcome and the replay. The caller runs it with <see cref="RunAsync"/>, which owns the admission's claim
+    /// and slot from here on. Apart from the connection, nothing of the connect (the claim, the request, the log
+    /// read) is kept once this returns.
+    /// </summary>
+    internal async Task<ClientConnection> OpenAsync(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
     {
+        var (clientId, claim, request) = admission;
         var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
         Register(connection);
 
+        // Registered before the log is read: an append after this point rings this connection, one before it
+        // is in the read. The overlap is dropped by seq in the send pump.
+        var resumed = claim.Status == ClaimStatus.Resumed;
+        var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
+        LogRead log;
         try
         {
-            // Registered before the log is read: an append after this point rings this connection, one before it
-            // is in the read. The overlap is dropped by seq in the write loop.
-            var resumed = claim.Status == ClaimStatus.Resumed;
-            var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
-            LogRead log;
-            try
-            {
-                log = await _store.ReadLogAsync(clientId, afterSeq, CancellationToken.None);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Without the log there is no honest welcome; the client reconnects and resumes, as after a drain.
-                ConnectionLog.StoreUnavailable(_logger, "read", clientId, e);
-                connection.RequestClose(CloseCodes.Draining, "store unavailable");
-                await connection.RunAsync(default, [], 0, sendWelcome: false);
-                return;
-            }
+            log = await _store.ReadLogAsync(clientId, afterSeq, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Without the log there is no honest welcome; the client reconnects and resumes, as after a drain.
+            ConnectionLog.StoreUnavailable(_logger, "read", clientId, e);
+            connection.Open(null, [], 0);
+            connection.RequestClose(CloseCodes.Draining, "store unavailable");
+            return connection;
+        }
 
-            if (log.Epoch != claim.Epoch)
-            {
-                // Another claim won while this one was being set up and its kick found nothing here yet.
-                connection.RequestClose(CloseCodes.TakenOver, "taken over");
-            }
+        if (log.Epoch != claim.Epoch)
+        {
+            // Another claim won while this one was being set up and its kick found nothing here yet.
+            connection.RequestClose(CloseCodes.TakenOver, "taken over");
+        }
 
-            var replay = afterSeq > log.LastSeq ? [] : log.Entries;
-            var welcome = new Welcome(
-                clientId,
-                claim.ResumeToken,
-                ServerId,
-                _options.HeartbeatSeconds,
-                resumed,
-                replay.Count,
-                Recovered: !resumed || log.IsCompleteAfter(afterSeq));
-            WsMetrics.Connects.Add(1, new KeyValuePair<string, object?>("resumed", resumed));
-            ConnectionLog.Connected(_logger, clientId, ServerId, claim.Epoch, resumed, replay.Count);
+        var replay = afterSeq > log.LastSeq ? [] : log.Entries;
+        var welcome = new Welcome(
+            clientId,
+            claim.ResumeToken,
+            ServerId,
+            _options.HeartbeatSeconds,
+            resumed,
+            replay.Count,
+            Recovered: !resumed || log.IsCompleteAfter(afterSeq));
+        WsMetrics.Connects.Add(1, new KeyValuePair<string, object?>("resumed", resumed));
+        ConnectionLog.Connected(_logger, clientId, ServerId, claim.Epoch, resumed, replay.Count);
 
-            // Everything up to the counter at read time is either replayed now, already seen, or lost for good.
-            await connection.RunAsync(welcome, replay, log.LastSeq);
+        // Everything up to the counter at read time is either replayed now, already seen, or lost for good.
+        connection.Open(welcome, replay, log.LastSeq);
+        return connection;
+    }
+
+    /// <summary>Runs an opened connection to its end, then releases its claim and connection slot.</summary>
+    internal async Task RunAsync(ClientConnection connection)
+    {
+        try
+        {
+            await connection.RunAsync();
+        }
+        catch (Exception e)
+        {
+            // The fast path does not wait on this task: nothing else would see the error.
+            ConnectionLog.UnexpectedError(_logger, connection.ClientId, e);
         }
         finally
         {
-            _connections.TryRemove(KeyValuePair.Create(clientId, connection));
+            _connections.TryRemove(KeyValuePair.Create(connection.ClientId, connection));
             WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
-            ConnectionLog.Disconnected(_logger, clientId, connection.EndReason);
+            ConnectionLog.Disconnected(_logger, connection.ClientId, connection.EndReason);
             // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
-            await ReleaseAsync(clientId, claim.Epoch);
+            await ReleaseAsync(connection.ClientId, connection.Epoch);
+            Interlocked.Decrement(ref _active);
         }
     }
 

@@ -41,7 +41,14 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
         }
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        // A zero-byte read (how the WebSocket waits on an idle connection) has nothing to scan: it goes straight to
+        // the connection, so that the wait holds no state of this stream's.
+        buffer.IsEmpty && _early.IsEmpty && _scanner.Violation is null
+            ? inner.ReadAsync(buffer, cancellationToken)
+            : ReadAndScanAsync(buffer, cancellationToken);
+
+    private async ValueTask<int> ReadAndScanAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         // RFC 6455 §5.1: an unmasked client frame fails the connection. The WebSocket reads a mask key's worth of
         // header (6 bytes) before it looks at the mask bit, so after an unmasked frame shorter than that it would wait

@@ -51,27 +51,39 @@ internal sealed class WebSocketFastPath
     }
 
     /// <summary>
-    /// Serves <paramref name="socket"/> to its end when its first request is the upgrade (or answers and closes it when
-    /// that request is wrong); otherwise returns the bytes read from it, which Kestrel must see first.
+    /// Upgrades <paramref name="socket"/> and starts its connection when its first request is the upgrade (or answers
+    /// and closes it when that request is wrong); otherwise returns the bytes read from it, which Kestrel must see
+    /// first. Returns once the connection runs: nothing here waits for the life of the socket.
     /// </summary>
     public async Task<ReadOnlyMemory<byte>?> ServeAsync(Socket socket)
     {
-        // Nothing of the request (head, HttpContext, scope) outlives AdmitAsync: this frame keeps only the admission.
         var outcome = await AdmitAsync(socket);
         if (outcome.ReadSoFar is { } readSoFar)
         {
             return readSoFar;
         }
 
-        if (outcome.Admission is { } admission)
-        {
-            await _manager.RunAsync(admission, () => AcceptAsync(socket, outcome.Accept!, outcome.Early));
-        }
-        else
+        if (outcome.Admission is not { } admission)
         {
             Close(socket);
+            return null;
         }
 
+        (WebSocket WebSocket, HeartbeatStream Heartbeat) upgraded;
+        try
+        {
+            upgraded = await AcceptAsync(socket, outcome.Accept!, outcome.Early);
+        }
+        catch (SocketException)
+        {
+            // The client left before its 101.
+            await _manager.AbandonAsync(admission);
+            Close(socket);
+            return null;
+        }
+
+        var connection = await _manager.OpenAsync(admission, upgraded.WebSocket, upgraded.Heartbeat);
+        _ = _manager.RunAsync(connection);
         return null;
     }
 

@@ -63,6 +63,10 @@ public abstract class ClusterTests(IRedisEndpoint redis)
         await sender.SendAsync(Frames.Send($"alice-{_run}", "1"));
         Assert.Equal(1, (await alice.ReceiveAsync()).Seq());
         await alice.DisposeAsync();
+        // The close handshake ends before node a releases the claim; sends are "queued" once it has.
+        await Eventually.TrueAsync(
+            async () => !(await redis.Client.GetDatabase().HashGetAsync(RedisKeys.Owner($"alice-{_run}"), "server")).HasValue,
+            because: "node a releases alice's claim after her close");
         for (var n = 2; n <= 4; n++)
         {
             await sender.SendAsync(Frames.Send($"alice-{_run}", n.ToString(System.Globalization.CultureInfo.InvariantCulture), id: "q"));
