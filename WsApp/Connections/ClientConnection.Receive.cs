@@ -10,7 +10,7 @@ internal sealed partial class ClientConnection
 {
     /// <summary>
     /// The receive loop, then the end of the connection: the sends finish (with a close frame if the socket still
-    /// allows one) and the socket closes.
+    /// allows one), the socket closes, and the node forgets the connection and releases its claim.
     /// </summary>
     private async Task ReceiveAsync()
     {
@@ -55,6 +55,11 @@ internal sealed partial class ClientConnection
                     ConnectionLog.ConnectionError(_context.Logger, ClientId, e);
                 }
             }
+            catch (Exception e)
+            {
+                // Nobody waits on this task (the fast path starts it and returns): the error is logged here.
+                ConnectionLog.UnexpectedError(_context.Logger, ClientId, e);
+            }
         }
         finally
         {
@@ -67,6 +72,7 @@ internal sealed partial class ClientConnection
             }
 
             _socket.Dispose();
+            await _context.Ended(this);
         }
     }
 

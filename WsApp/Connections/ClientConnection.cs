@@ -169,7 +169,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// </summary>
     public Task RunAsync()
     {
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        // The first pump runs on this thread: the welcome usually goes out before the first await.
+        _ = PumpAsync();
         return ReceiveAsync();
     }
 

@@ -6,9 +6,11 @@ using ServerlessWs.Core.Sessions;
 namespace ServerlessWs.App.Connections;
 
 /// <summary>What every connection of a node shares: one instance per node, so a connection carries one reference.</summary>
+/// <param name="Ended">What the node does once a connection is over and its socket closed (the manager's bookkeeping).</param>
 internal sealed record ConnectionContext(
     WsOptions Options,
     ISessionStore Store,
     MessageRouter Router,
     TimeProvider Time,
-    ILogger Logger);
+    ILogger Logger,
+    Func<ClientConnection, Task> Ended);

@@ -57,7 +57,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         _bus = bus;
         _options = options.Value;
         _logger = logger;
-        _context = new ConnectionContext(_options, store, router, time, logger);
+        _context = new ConnectionContext(_options, store, router, time, logger, EndedAsync);
         if (_options.ConnectsPerSecondPerAddress > 0)
         {
             _connectLimiter = CreateConnectLimiter(_options.ConnectsPerSecondPerAddress);
@@ -74,7 +74,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// <summary>
     /// Handles <c>GET /ws</c> that reaches the HTTP pipeline (a later request on a keep-alive connection, HTTP/2):
     /// the first request of a connection is served by <see cref="Upgrade.WebSocketFastPath"/>. Both paths run
-    /// <see cref="AdmitAsync"/>, <see cref="OpenAsync"/> and <see cref="RunAsync"/>; only the handshake differs.
+    /// <see cref="AdmitAsync"/> and <see cref="OpenAsync"/>, then run the connection; only the handshake differs.
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
@@ -103,7 +103,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
         var heartbeat = http.GetHeartbeatStream()
             ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
-        await RunAsync(await OpenAsync(admission, socket, heartbeat));
+        await (await OpenAsync(admission, socket, heartbeat)).RunAsync();
     }
 
     /// <summary>
@@ -230,8 +230,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     /// <summary>
     /// The upgraded socket as this node's connection for the admitted client: registered, then its log read for
-    /// the welcome and the replay. The caller runs it with <see cref="RunAsync"/>, which owns the admission's claim
-    /// and slot from here on. Apart from the connection, nothing of the connect (the claim, the request, the log
+    /// the welcome and the replay. The caller runs it (<see cref="ClientConnection.RunAsync"/>); the claim and
+    /// the slot are released when it ends (<see cref="EndedAsync"/>). Apart from the connection, nothing of the connect (the claim, the request, the log
     /// read) is kept once this returns.
     /// </summary>
     internal async Task<ClientConnection> OpenAsync(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
@@ -281,25 +281,19 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         return connection;
     }
 
-    /// <summary>Runs an opened connection to its end, then releases its claim and connection slot.</summary>
-    internal async Task RunAsync(ClientConnection connection)
+    /// <summary>A connection is over: out of the map, counted, and its claim and connection slot released.</summary>
+    private async Task EndedAsync(ClientConnection connection)
     {
+        _connections.TryRemove(KeyValuePair.Create(connection.ClientId, connection));
+        WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
+        ConnectionLog.Disconnected(_logger, connection.ClientId, connection.EndReason);
         try
         {
-            await connection.RunAsync();
-        }
-        catch (Exception e)
-        {
-            // The fast path does not wait on this task: nothing else would see the error.
-            ConnectionLog.UnexpectedError(_logger, connection.ClientId, e);
+            // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
+            await ReleaseAsync(connection.ClientId, connection.Epoch);
         }
         finally
         {
-            _connections.TryRemove(KeyValuePair.Create(connection.ClientId, connection));
-            WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
-            ConnectionLog.Disconnected(_logger, connection.ClientId, connection.EndReason);
-            // Fenced by epoch: after a takeover this is a no-op and the new owner keeps the session.
-            await ReleaseAsync(connection.ClientId, connection.Epoch);
             Interlocked.Decrement(ref _active);
         }
     }

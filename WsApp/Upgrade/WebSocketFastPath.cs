@@ -83,7 +83,7 @@ internal sealed class WebSocketFastPath
         }
 
         var connection = await _manager.OpenAsync(admission, upgraded.WebSocket, upgraded.Heartbeat);
-        _ = _manager.RunAsync(connection);
+        _ = connection.RunAsync();
         return null;
     }
 
