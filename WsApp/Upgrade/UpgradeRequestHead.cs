@@ -162,7 +162,7 @@ internal sealed class UpgradeRequestHead
         }
 
         var query = question < 0 ? string.Empty : Encoding.ASCII.GetString(target[question..]);
-        var headers = new HeaderDictionary();
+        var headers = new HeaderDictionary(lines.Count - 1);
         for (var i = 1; i < lines.Count; i++)
         {
             if (!TryParseField(lines[i].ToArray(), out var name, out var value))

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -25,10 +27,16 @@ namespace ServerlessWs.App.Upgrade;
 internal sealed class WebSocketFastPath
 {
     // RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing.
-    private const string HandshakeGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    private static ReadOnlySpan<byte> HandshakeGuid => "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8;
+
+    // The 101 up to the accept value, which ends it (RFC 6455 §4.2.2).
+    private static ReadOnlySpan<byte> SwitchingProtocols =>
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "u8;
 
     // Enough for any head a WebSocket client sends; a longer one grows the buffer up to the head's bound.
     private const int FirstReadBytes = 4096;
+
+    private static readonly WebSocketCreationOptions ServerSocket = new() { IsServer = true, KeepAliveInterval = TimeSpan.Zero };
 
     private readonly WebSocketsManager _manager;
     private readonly IServiceScopeFactory _scopes;
@@ -72,7 +80,7 @@ internal sealed class WebSocketFastPath
         (WebSocket WebSocket, HeartbeatStream Heartbeat) upgraded;
         try
         {
-            upgraded = await AcceptAsync(socket, outcome.Accept!, outcome.Early);
+            upgraded = await AcceptAsync(socket, outcome.Response!, outcome.Early);
         }
         catch (SocketException)
         {
@@ -90,110 +98,122 @@ internal sealed class WebSocketFastPath
     private async Task<Outcome> AdmitAsync(Socket socket)
     {
         var read = await ReadHeadAsync(socket);
-        try
+        switch (read.Status)
         {
-            switch (read.Status)
-            {
-                case HeadStatus.PassThrough:
-                    return new Outcome(read.Buffer.AsSpan(0, read.Count).ToArray());
-                case HeadStatus.TooLarge:
-                    await RespondAsync(socket, null, StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request head is too large.");
-                    return default;
-                case HeadStatus.Malformed:
-                    await RespondAsync(socket, null, StatusCodes.Status400BadRequest, read.Error!);
-                    return default;
-                case HeadStatus.Incomplete:
-                    // Timed out or closed part way: nothing to answer.
-                    return default;
-            }
-
-            var head = read.Head!;
-            var headers = head.Headers;
-            // The handshake itself (RFC 6455 §4.2.1); a body makes it no upgrade at all (RFC 9110 §7.8).
-            var refusal = (headers.ContainsKey(HeaderNames.ContentLength) && headers.ContentLength != 0) || headers.ContainsKey(HeaderNames.TransferEncoding)
-                ? "A WebSocket upgrade request has no body."
-                : string.IsNullOrEmpty(headers.Host)
-                    ? "The Host header is required."
-                    : !IsValidKey(headers.SecWebSocketKey)
-                        ? "Sec-WebSocket-Key must be base64 of 16 bytes."
-                        : null;
-            if (refusal is not null)
-            {
-                await RespondAsync(socket, head, StatusCodes.Status400BadRequest, refusal);
+            case HeadStatus.PassThrough:
+                return new Outcome(read.ReadSoFar);
+            case HeadStatus.TooLarge:
+                await RespondAsync(socket, null, StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request head is too large.");
                 return default;
-            }
-
-            if (!string.Equals(headers.SecWebSocketVersion, "13", StringComparison.Ordinal))
-            {
-                await RespondAsync(socket, head, StatusCodes.Status426UpgradeRequired, "Only WebSocket version 13 is supported.");
+            case HeadStatus.Malformed:
+                await RespondAsync(socket, null, StatusCodes.Status400BadRequest, read.Error!);
                 return default;
-            }
-
-            await using var scope = _scopes.CreateAsyncScope();
-            var http = CreateContext(socket, head, scope.ServiceProvider, out var body);
-            var admission = await _manager.AdmitAsync(http);
-            if (admission is null)
-            {
-                await WriteResponseAsync(socket, http, body);
+            case HeadStatus.Incomplete:
+                // Timed out or closed part way: nothing to answer.
                 return default;
-            }
-
-            // Frames a client sent before it saw the 101 (RFC 6455 §4.1 says it must wait, but TCP allows it).
-            var early = read.Count > read.End ? read.Buffer.AsSpan(read.End, read.Count - read.End).ToArray() : null;
-            return new Outcome(null, admission, AcceptKey(headers.SecWebSocketKey.ToString()), early);
         }
-        finally
+
+        var head = read.Head!;
+        var headers = head.Headers;
+        // The handshake itself (RFC 6455 §4.2.1); a body makes it no upgrade at all (RFC 9110 §7.8).
+        var refusal = (headers.ContainsKey(HeaderNames.ContentLength) && headers.ContentLength != 0) || headers.ContainsKey(HeaderNames.TransferEncoding)
+            ? "A WebSocket upgrade request has no body."
+            : string.IsNullOrEmpty(headers.Host)
+                ? "The Host header is required."
+                : !IsValidKey(headers.SecWebSocketKey)
+                    ? "Sec-WebSocket-Key must be base64 of 16 bytes."
+                    : null;
+        if (refusal is not null)
         {
-            ArrayPool<byte>.Shared.Return(read.Buffer);
+            await RespondAsync(socket, head, StatusCodes.Status400BadRequest, refusal);
+            return default;
         }
+
+        if (!string.Equals(headers.SecWebSocketVersion, "13", StringComparison.Ordinal))
+        {
+            await RespondAsync(socket, head, StatusCodes.Status426UpgradeRequired, "Only WebSocket version 13 is supported.");
+            return default;
+        }
+
+        await using var scope = _scopes.CreateAsyncScope();
+        var http = CreateContext(socket, head, scope.ServiceProvider, out var body);
+        var admission = await _manager.AdmitAsync(http);
+        if (admission is null)
+        {
+            await WriteResponseAsync(socket, http, body);
+            return default;
+        }
+
+        return new Outcome(null, admission, SwitchingProtocolsFor(headers.SecWebSocketKey.ToString()), read.Early);
     }
 
     /// <summary>
-    /// Reads until the head is complete, or the bytes are plainly not ours. The buffer is the pool's: the caller
-    /// returns it.
+    /// Reads until the head is complete, or the bytes are plainly not ours. The read buffer is the pool's and goes back
+    /// to it here, before the admission waits on the store: what is kept of it is copied out.
     /// </summary>
     private async Task<HeadRead> ReadHeadAsync(Socket socket)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(FirstReadBytes);
         var count = 0;
-        // The same bound on a slow head as Kestrel's (RequestHeadersTimeout), so a silent connection cannot sit here.
-        using var timeout = new CancellationTokenSource(_headersTimeout);
-        while (true)
+        var started = Stopwatch.GetTimestamp();
+        CancellationTokenSource? timeout = null;
+        try
         {
-            if (count == buffer.Length)
+            while (true)
             {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, UpgradeRequestHead.MaxBytes + 1));
-                buffer.AsSpan(0, count).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = larger;
-            }
+                if (count == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, UpgradeRequestHead.MaxBytes + 1));
+                    buffer.AsSpan(0, count).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
 
-            int received;
-            try
-            {
-                received = await socket.ReceiveAsync(buffer.AsMemory(count), SocketFlags.None, timeout.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException)
-            {
-                // Timed out, or the client reset the connection part way.
-                return new HeadRead(HeadStatus.Incomplete, buffer, count);
-            }
+                int received;
+                try
+                {
+                    if (socket.Available > 0)
+                    {
+                        // Most heads are already there: read without a wait, so without a timer.
+                        received = socket.Receive(buffer.AsSpan(count), SocketFlags.None);
+                    }
+                    else
+                    {
+                        // The same bound on a slow head as Kestrel's (RequestHeadersTimeout), counted from the first
+                        // read, so a silent connection cannot sit here.
+                        timeout ??= new CancellationTokenSource(TimeSpan.FromTicks(Math.Max(0, (_headersTimeout - Stopwatch.GetElapsedTime(started)).Ticks)));
+                        received = await socket.ReceiveAsync(buffer.AsMemory(count), SocketFlags.None, timeout.Token);
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or SocketException)
+                {
+                    // Timed out, or the client reset the connection part way.
+                    return new HeadRead(HeadStatus.Incomplete);
+                }
 
-            count += received;
-            var status = UpgradeRequestHead.Parse(new ReadOnlySequence<byte>(buffer, 0, count), out var end, out var head, out var error);
-            switch (status)
-            {
-                case HeadStatus.Complete when IsUpgrade(head!.Headers):
-                    return new HeadRead(status, buffer, count, head, End: end.GetInteger());
-                case HeadStatus.Incomplete when received > 0:
-                    continue;
-                case HeadStatus.Complete or HeadStatus.Incomplete:
-                    // A plain GET /ws (the endpoint answers it, 400, keep-alive), or a head cut short by the client's
-                    // FIN: Kestrel answers either as it always does.
-                    return new HeadRead(HeadStatus.PassThrough, buffer, count);
-                default:
-                    return new HeadRead(status, buffer, count, Error: error);
+                count += received;
+                var status = UpgradeRequestHead.Parse(new ReadOnlySequence<byte>(buffer, 0, count), out var end, out var head, out var error);
+                switch (status)
+                {
+                    case HeadStatus.Complete when IsUpgrade(head!.Headers):
+                        // Frames a client sent before it saw the 101 (RFC 6455 §4.1 says it must wait, but TCP allows it).
+                        var headEnd = end.GetInteger();
+                        return new HeadRead(status, head, Early: count > headEnd ? buffer.AsSpan(headEnd, count - headEnd).ToArray() : null);
+                    case HeadStatus.Incomplete when received > 0:
+                        continue;
+                    case HeadStatus.Complete or HeadStatus.Incomplete or HeadStatus.PassThrough:
+                        // Not ours, a plain GET /ws (the endpoint answers it, 400, keep-alive), or a head cut short by
+                        // the client's FIN: Kestrel answers each as it always does.
+                        return new HeadRead(HeadStatus.PassThrough, ReadSoFar: buffer.AsSpan(0, count).ToArray());
+                    default:
+                        return new HeadRead(status, Error: error);
+                }
             }
+        }
+        finally
+        {
+            timeout?.Dispose();
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -277,16 +297,14 @@ internal sealed class WebSocketFastPath
         }
     }
 
-    private static async Task<(WebSocket Socket, HeartbeatStream Heartbeat)> AcceptAsync(Socket socket, string accept, byte[]? early)
+    private static async Task<(WebSocket Socket, HeartbeatStream Heartbeat)> AcceptAsync(Socket socket, byte[] switchingProtocols, byte[]? early)
     {
-        await SendAsync(socket, Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 101 Switching Protocols\r\n{HeaderNames.Connection}: Upgrade\r\n{HeaderNames.Upgrade}: websocket\r\n" +
-            $"{HeaderNames.SecWebSocketAccept}: {accept}\r\n\r\n"));
+        await SendAsync(socket, switchingProtocols);
 
         // Keep-alive is off, as on the endpoint: the heartbeat sweep pings and counts pongs itself (HeartbeatStream).
         // The stream owns the socket: the WebSocket closes it when it is disposed or aborted.
         var heartbeat = new HeartbeatStream(new NetworkStream(socket, ownsSocket: true), early);
-        var webSocket = WebSocket.CreateFromStream(heartbeat, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var webSocket = WebSocket.CreateFromStream(heartbeat, ServerSocket);
         return (webSocket, heartbeat);
     }
 
@@ -325,15 +343,28 @@ internal sealed class WebSocketFastPath
         return key is { Length: 24 } && Convert.TryFromBase64String(key, bytes, out var written) && written == 16;
     }
 
-    // SHA-1 is what RFC 6455 §4.2.2 prescribes here: a handshake check, not a security property.
+    /// <summary>The whole 101 for a handshake's (valid) key: its accept value is base64(SHA-1(key + GUID)).</summary>
+    internal static byte[] SwitchingProtocolsFor(string key)
+    {
+        Span<byte> keyAndGuid = stackalloc byte[key.Length + HandshakeGuid.Length];
+        var written = Encoding.ASCII.GetBytes(key, keyAndGuid);
+        HandshakeGuid.CopyTo(keyAndGuid[written..]);
+        Span<byte> hash = stackalloc byte[20];
+        // SHA-1 is what RFC 6455 §4.2.2 prescribes here: a handshake check, not a security property.
 #pragma warning disable CA5350
-    private static string AcceptKey(string key) =>
-        Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + HandshakeGuid)));
+        SHA1.HashData(keyAndGuid, hash);
 #pragma warning restore CA5350
 
-    /// <summary>What the head led to: Kestrel's turn (with the bytes read), an admitted connect to upgrade, or neither (answered, or gone).</summary>
-    private readonly record struct Outcome(byte[]? ReadSoFar, WebSocketsManager.Admission? Admission = null, string? Accept = null, byte[]? Early = null);
+        var response = new byte[SwitchingProtocols.Length + Base64.GetMaxEncodedToUtf8Length(hash.Length) + 4];
+        SwitchingProtocols.CopyTo(response);
+        Base64.EncodeToUtf8(hash, response.AsSpan(SwitchingProtocols.Length), out _, out var encoded);
+        "\r\n\r\n"u8.CopyTo(response.AsSpan(SwitchingProtocols.Length + encoded));
+        return response;
+    }
 
-    /// <summary>A head as read: the pooled buffer and how much of it is filled, and where the head ends in it.</summary>
-    private readonly record struct HeadRead(HeadStatus Status, byte[] Buffer, int Count, UpgradeRequestHead? Head = null, int End = 0, string? Error = null);
+    /// <summary>What the head led to: Kestrel's turn (with the bytes read), an admitted connect to upgrade, or neither (answered, or gone).</summary>
+    private readonly record struct Outcome(byte[]? ReadSoFar, WebSocketsManager.Admission? Admission = null, byte[]? Response = null, byte[]? Early = null);
+
+    /// <summary>A head as read: the upgrade's head and the bytes after it, or the bytes read for Kestrel, or what is wrong.</summary>
+    private readonly record struct HeadRead(HeadStatus Status, UpgradeRequestHead? Head = null, byte[]? Early = null, byte[]? ReadSoFar = null, string? Error = null);
 }
