@@ -37,6 +37,10 @@ internal sealed partial class WebSocketsManager
     internal bool IsAwaitingPong(string clientId) =>
         _connections.TryGetValue(clientId, out var connection) && connection.IsAwaitingPong;
 
+    /// <summary>Pong frames <paramref name="clientId"/>'s socket here has sent, or -1 when this node holds none.</summary>
+    internal int PongCount(string clientId) =>
+        _connections.TryGetValue(clientId, out var connection) ? connection.PongCount : -1;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
