@@ -44,7 +44,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private TaskCompletionSource? _finished;
     private Opening? _opening;
 
-    // Written only by the write loop: the highest seq handed to the socket (delivery strictly by seq, no duplicates).
+    // Written only by the send pump (one at a time): the highest seq handed to the socket (delivery strictly by seq, no duplicates).
     private long _lastSentSeq;
 
     // Written only by the heartbeat sweep, one tick at a time.
@@ -75,7 +75,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         : "aborted";
 
     /// <summary>
-    /// Hands a log entry to the write loop (the doorbell). It never waits: a full queue means the client is not
+    /// Hands a log entry to the send pump (the doorbell). It never waits: a full outbox means the client is not
     /// reading, and it is closed rather than allowed to hold up the sender or grow memory.
     /// </summary>
     public void Deliver(LogEntry entry)
@@ -147,7 +147,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// <summary>Pong frames received so far (for tests that step the clock).</summary>
     internal int PongCount => _heartbeat.PongCount;
 
-    /// <summary>The store lost this client's log and seq restarts at 1: the write loop must accept seq 1 again.</summary>
+    /// <summary>The store lost this client's log and seq restarts at 1: the send pump must accept seq 1 again.</summary>
     public void RestartSequence()
     {
         if (!TryEnqueue(new Outbound(default, null, RestartSeq: true), waitForRoom: false, out _) && _closeCode < 0)
