@@ -231,8 +231,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// <summary>
     /// The upgraded socket as this node's connection for the admitted client: registered, then its log read for
     /// the welcome and the replay. The caller runs it (<see cref="ClientConnection.RunAsync"/>); the claim and
-    /// the slot are released when it ends (<see cref="EndedAsync"/>). Apart from the connection, nothing of the connect (the claim, the request, the log
-    /// read) is kept once this returns.
+    /// the slot are released when it ends (<see cref="EndedAsync"/>). Apart from the connection, nothing of the
+    /// connect (the claim, the request, the log read) is kept once this returns.
     /// </summary>
     internal async Task<ClientConnection> OpenAsync(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
     {

@@ -1,5 +1,3 @@
-using ServerlessWs.App.Upgrade;
-
 namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
@@ -14,7 +12,7 @@ namespace ServerlessWs.App.Heartbeat;
 /// </remarks>
 /// <param name="inner">The connection.</param>
 /// <param name="early">Bytes of the connection read before it was upgraded: they are read first.</param>
-internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early = default) : UnseekableStream
+internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early = default) : Stream
 {
     // FIN + opcode 0x9 (ping), unmasked (server to client), empty payload.
     private static readonly byte[] PingFrame = [0x89, 0x00];
@@ -109,6 +107,16 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
     public override bool CanRead => inner.CanRead;
 
     public override bool CanWrite => inner.CanWrite;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -344,7 +344,7 @@ internal sealed class WebSocketFastPath
     }
 
     /// <summary>The whole 101 for a handshake's (valid) key: its accept value is base64(SHA-1(key + GUID)).</summary>
-    internal static byte[] SwitchingProtocolsFor(string key)
+    private static byte[] SwitchingProtocolsFor(string key)
     {
         Span<byte> keyAndGuid = stackalloc byte[key.Length + HandshakeGuid.Length];
         var written = Encoding.ASCII.GetBytes(key, keyAndGuid);
