@@ -92,7 +92,7 @@ public sealed class RawConnection : IDisposable
             }
         }
 
-        var lines = (await ReadHeadAsync(_stream, timeout.Token)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        var lines = await ReadHeadAsync(timeout.Token);
         Status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
         Headers = lines.Skip(1)
             .Select(l => l.Split(':', 2))
@@ -289,17 +289,15 @@ public sealed class RawConnection : IDisposable
         return Encoding.Latin1.GetString(line.ToArray(), 0, line.Count - 2);
     }
 
-    private static async Task<string> ReadHeadAsync(NetworkStream stream, CancellationToken cancellationToken)
+    /// <summary>The answer's head, line by line so that nothing after it (the first WebSocket frame) is consumed here.</summary>
+    private async Task<List<string>> ReadHeadAsync(CancellationToken cancellationToken)
     {
-        // Byte by byte so that nothing after the head (the first WebSocket frame) is consumed here.
-        var head = new List<byte>(512);
-        var one = new byte[1];
-        while (head.Count < 4 || head[^4] != '\r' || head[^3] != '\n' || head[^2] != '\r' || head[^1] != '\n')
+        var lines = new List<string>();
+        for (var line = await ReadLineAsync(cancellationToken); line.Length > 0; line = await ReadLineAsync(cancellationToken))
         {
-            await stream.ReadExactlyAsync(one, cancellationToken);
-            head.Add(one[0]);
+            lines.Add(line);
         }
 
-        return Encoding.Latin1.GetString(head.ToArray());
+        return lines;
     }
 }
