@@ -24,6 +24,7 @@ namespace ServerlessWs.App.Connections;
 internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleService, IDisposable
 {
     private readonly ConcurrentDictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
+    private readonly PendingClaims _pending = new();
 
     // Releases the store could not take (it was unreachable): clientId → epoch, retried when it comes back.
     private readonly ConcurrentDictionary<string, long> _pendingReleases = new(StringComparer.Ordinal);
@@ -74,7 +75,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// <summary>
     /// Handles <c>GET /ws</c> that reaches the HTTP pipeline (a later request on a keep-alive connection, HTTP/2):
     /// the first request of a connection is served by <see cref="Upgrade.WebSocketFastPath"/>. Both paths run
-    /// <see cref="AdmitAsync"/> and <see cref="OpenAsync"/>, then run the connection; only the handshake differs.
+    /// <see cref="AdmitAsync"/> and <see cref="Open"/>, then run the connection; only the handshake differs.
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
@@ -103,14 +104,14 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
         var heartbeat = http.GetHeartbeatStream()
             ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
-        await (await OpenAsync(admission, socket, heartbeat)).RunAsync();
+        await Open(admission, socket, heartbeat).RunAsync();
     }
 
     /// <summary>
     /// Everything before the upgrade: every refusal is plain HTTP written to <paramref name="http"/> and changes no
     /// state, in the contract's order: 503 (draining or full), 403 (origin), 429 (rate), 400 (malformed), 401
     /// (access_token, then resumeToken). A non-null result holds a claim and a connection slot: the caller must pass
-    /// it to <see cref="OpenAsync"/> once upgraded (or to <see cref="AbandonAsync"/>), and must not keep
+    /// it to <see cref="Open"/> once upgraded (or to <see cref="AbandonAsync"/>), and must not keep
     /// <paramref name="http"/> for longer than this call.
     /// </summary>
     internal async Task<Admission?> AdmitAsync(HttpContext http)
@@ -139,6 +140,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// <summary>The upgrade failed: releases the admission's claim and connection slot.</summary>
     internal async Task AbandonAsync(Admission admission)
     {
+        _pending.Close(admission.Window);
         try
         {
             await ReleaseAsync(admission.ClientId, admission.Claim.Epoch);
@@ -199,13 +201,21 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private async Task<Admission?> ClaimAsync(HttpContext http, ConnectRequest request)
     {
         var clientId = request.ClientId ?? Identifiers.NewClientId();
+        // Opened before the claim is sent: whatever rings for this id after the claim is held until Open.
+        var window = _pending.Open(clientId);
         ClaimResult claim;
         try
         {
-            claim = await _store.ClaimAsync(clientId, request.ResumeToken, ServerId, http.RequestAborted);
+            claim = await _store.ClaimAsync(clientId, request.ResumeToken, request.LastSeq ?? 0, ServerId, http.RequestAborted);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            _pending.Close(window);
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
             ConnectionLog.StoreUnavailable(_logger, "claim", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return null;
@@ -213,6 +223,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
         if (claim.Status == ClaimStatus.Unauthorized)
         {
+            _pending.Close(window);
             await RefuseAsync(http, StatusCodes.Status401Unauthorized, "This clientId is in use; a valid resumeToken is required.");
             return null;
         }
@@ -225,45 +236,22 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             await _bus.KickAsync(previous, clientId, claim.Epoch - 1, CloseCodes.TakenOver, CancellationToken.None);
         }
 
-        return new Admission(clientId, claim, request);
+        return new Admission(clientId, claim, request, window);
     }
 
     /// <summary>
-    /// The upgraded socket as this node's connection for the admitted client: registered, then its log read for
-    /// the welcome and the replay. The caller runs it (<see cref="ClientConnection.RunAsync"/>); the claim and
-    /// the slot are released when it ends (<see cref="EndedAsync"/>). Apart from the connection, nothing of the
-    /// connect (the claim, the request, the log read) is kept once this returns.
+    /// The upgraded socket as this node's connection for the admitted client, with the welcome and the replay of
+    /// the log the claim read; registered, then given what rang for it since the claim. The caller runs it
+    /// (<see cref="ClientConnection.RunAsync"/>); the claim and the slot are released when it ends
+    /// (<see cref="EndedAsync"/>). Apart from the connection, nothing of the connect is kept once this returns.
     /// </summary>
-    internal async Task<ClientConnection> OpenAsync(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
+    internal ClientConnection Open(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
     {
-        var (clientId, claim, request) = admission;
+        var (clientId, claim, request, window) = admission;
         var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
-        Register(connection);
-
-        // Registered before the log is read: an append after this point rings this connection, one before it
-        // is in the read. The overlap is dropped by seq in the send pump.
         var resumed = claim.Status == ClaimStatus.Resumed;
         var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
-        LogRead log;
-        try
-        {
-            log = await _store.ReadLogAsync(clientId, afterSeq, CancellationToken.None);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Without the log there is no honest welcome; the client reconnects and resumes, as after a drain.
-            ConnectionLog.StoreUnavailable(_logger, "read", clientId, e);
-            connection.Open(null, [], 0);
-            connection.RequestClose(CloseCodes.Draining, "store unavailable");
-            return connection;
-        }
-
-        if (log.Epoch != claim.Epoch)
-        {
-            // Another claim won while this one was being set up and its kick found nothing here yet.
-            connection.RequestClose(CloseCodes.TakenOver, "taken over");
-        }
-
+        var log = claim.Log;
         var replay = afterSeq > log.LastSeq ? [] : log.Entries;
         var welcome = new Welcome(
             clientId,
@@ -276,8 +264,24 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         WsMetrics.Connects.Add(1, new KeyValuePair<string, object?>("resumed", resumed));
         ConnectionLog.Connected(_logger, clientId, ServerId, claim.Epoch, resumed, replay.Count);
 
-        // Everything up to the counter at read time is either replayed now, already seen, or lost for good.
+        // Everything up to the counter at claim time is either replayed now, already seen, or lost for good.
         connection.Open(welcome, replay, log.LastSeq);
+
+        // Registered before the window closes: what rings from now on finds the connection in the map; what rang
+        // since the claim was held. An entry both replayed and held is dropped by seq in the send pump.
+        Register(connection);
+        var held = _pending.Close(window);
+        foreach (var entry in held.Entries)
+        {
+            connection.Deliver(entry);
+        }
+
+        if (held.Kick.Closes(connection.Epoch))
+        {
+            // Another claim won while this one was being set up; its kick came before the socket was registered.
+            Close(connection, held.Kick.CloseCode);
+        }
+
         return connection;
     }
 
@@ -381,8 +385,11 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
     }
 
+    // The window before the map: a connect closes its window only after registering, so a doorbell or kick that
+    // comes too late for the window finds the connection in the map.
     public void OnDeliver(string clientId, LogEntry entry)
     {
+        _pending.Hold(clientId, entry);
         if (_connections.TryGetValue(clientId, out var connection))
         {
             connection.Deliver(entry);
@@ -391,11 +398,15 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     public void OnKick(string clientId, long maxEpoch, int closeCode)
     {
+        _pending.HoldKick(clientId, maxEpoch, closeCode);
         if (_connections.TryGetValue(clientId, out var connection) && connection.Epoch <= maxEpoch)
         {
-            connection.RequestClose(closeCode, closeCode == CloseCodes.TakenOver ? "taken over" : "closed by the server");
+            Close(connection, closeCode);
         }
     }
+
+    private static void Close(ClientConnection connection, int closeCode) =>
+        connection.RequestClose(closeCode, closeCode == CloseCodes.TakenOver ? "taken over" : "closed by the server");
 
     private bool IsOriginAllowed(string? origin) =>
         string.IsNullOrEmpty(origin)
@@ -411,7 +422,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     }
 
     /// <summary>A connect that passed every check and holds its claim, waiting for its upgrade.</summary>
-    internal sealed record Admission(string ClientId, ClaimResult Claim, ConnectRequest Request);
+    internal sealed record Admission(string ClientId, ClaimResult Claim, ConnectRequest Request, PendingClaims.Window Window);
 
     private static PartitionedRateLimiter<string> CreateConnectLimiter(int perSecond) =>
         PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(

@@ -90,7 +90,7 @@ internal sealed class WebSocketFastPath
             return null;
         }
 
-        var connection = await _manager.OpenAsync(admission, upgraded.WebSocket, upgraded.Heartbeat);
+        var connection = _manager.Open(admission, upgraded.WebSocket, upgraded.Heartbeat);
         _ = connection.RunAsync();
         return null;
     }

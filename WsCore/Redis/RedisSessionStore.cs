@@ -20,13 +20,13 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, string serverId, CancellationToken cancellationToken)
+    public async ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, long replayAfterSeq, string serverId, CancellationToken cancellationToken)
     {
         var token = ResumeTokens.Create();
         var tokenHash = ResumeTokens.Hash(token);
         var presentedHash = resumeToken is null ? null : ResumeTokens.Hash(resumeToken);
         var result = (RedisResult[])(await SessionScripts.Claim.EvaluateAsync(
-            Db, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs()]))!;
+            Db, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs(), FirstIdAfter(replayAfterSeq)]))!;
 
         var status = (int)result[0];
         if (status == 0)
@@ -36,9 +36,10 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
         var epoch = (long)result[1];
         var previous = (string?)result[3];
+        var log = new LogRead(ParseEntries((RedisResult[])result[4]!), (long)result[2], epoch);
         var claim = status == 1
-            ? new ClaimResult(ClaimStatus.Created, epoch, token, tokenHash, 0, null)
-            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, presentedHash!, (long)result[2], string.IsNullOrEmpty(previous) ? null : previous);
+            ? new ClaimResult(ClaimStatus.Created, epoch, token, tokenHash, log, null)
+            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, presentedHash!, log, string.IsNullOrEmpty(previous) ? null : previous);
 
         AddEvent(claim.PreviousServer is null ? "claimed" : "takeover", clientId, serverId, epoch, claim.PreviousServer);
         return claim;
@@ -91,21 +92,8 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     public async ValueTask<LogRead> ReadLogAsync(string clientId, long afterSeq, CancellationToken cancellationToken)
     {
         var result = (RedisResult[])(await SessionScripts.Read.EvaluateAsync(
-            Db, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [$"{afterSeq + 1}-0"]))!;
-
-        var oldest = NowMs() - (_options.LogMaxAgeSeconds * 1000L);
-        var entries = new List<LogEntry>();
-        foreach (var raw in (RedisResult[])result[2]!)
-        {
-            var entry = ParseEntry((RedisResult[])raw!);
-            // The log's age bound is applied on read: the stream is already bounded by length.
-            if (entry.AppendedAtMs >= oldest)
-            {
-                entries.Add(entry);
-            }
-        }
-
-        return new LogRead(entries, (long)result[0], (long)result[1]);
+            Db, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [FirstIdAfter(afterSeq)]))!;
+        return new LogRead(ParseEntries((RedisResult[])result[2]!), (long)result[0], (long)result[1]);
     }
 
     public async ValueTask JoinAsync(string clientId, string group, CancellationToken cancellationToken)
@@ -156,6 +144,26 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     private static RedisKey[] ClientKeys(string clientId) =>
         [RedisKeys.Owner(clientId), RedisKeys.Log(clientId), RedisKeys.ClientGroups(clientId)];
+
+    /// <summary>The stream id of the entry after <paramref name="seq"/> (entries are appended with id <c>seq-0</c>).</summary>
+    private static string FirstIdAfter(long seq) => string.Create(CultureInfo.InvariantCulture, $"{seq + 1}-0");
+
+    private List<LogEntry> ParseEntries(RedisResult[] raw)
+    {
+        var oldest = NowMs() - (_options.LogMaxAgeSeconds * 1000L);
+        var entries = new List<LogEntry>(raw.Length);
+        foreach (var item in raw)
+        {
+            var entry = ParseEntry((RedisResult[])item!);
+            // The log's age bound is applied on read: the stream is already bounded by length.
+            if (entry.AppendedAtMs >= oldest)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return entries;
+    }
 
     private static LogEntry ParseEntry(RedisResult[] raw)
     {

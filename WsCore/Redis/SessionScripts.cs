@@ -8,8 +8,9 @@ namespace ServerlessWs.Core.Redis;
 internal static class SessionScripts
 {
     /// <summary>
-    /// ARGV: presented token hash (may be empty), new token hash, server, now (ms).
-    /// Returns {0} refused, {1, epoch, 0, ''} created, {2, epoch, seq, previousServer} resumed.
+    /// ARGV: presented token hash (may be empty), new token hash, server, now (ms), first stream id to replay.
+    /// Returns {0} refused, {1, epoch, 0, '', {}} created, {2, epoch, seq, previousServer, entries} resumed, where
+    /// entries are the log's from that id on: a resume reads its replay in the same step as its claim.
     /// The epoch is the larger of the stored one plus one and Redis's clock in microseconds, so it grows on every
     /// claim and a claim made after the data was lost still beats every claim made before.
     /// </summary>
@@ -31,12 +32,12 @@ internal static class SessionScripts
           redis.call('PERSIST', KEYS[1])
           redis.call('PERSIST', KEYS[2])
           redis.call('PERSIST', KEYS[3])
-          return {2, epoch, tonumber(redis.call('HGET', KEYS[1], 'seq')), previous}
+          return {2, epoch, tonumber(redis.call('HGET', KEYS[1], 'seq')), previous, redis.call('XRANGE', KEYS[2], ARGV[5], '+')}
         end
         redis.call('DEL', KEYS[2], KEYS[3])
         redis.call('HSET', KEYS[1], 'server', ARGV[3], 'epoch', string.format('%.0f', clock), 'connectedAt', ARGV[4],
           'tokenHash', ARGV[2], 'seq', 0)
-        return {1, clock, 0, ''}
+        return {1, clock, 0, '', {}}
         """);
 
     /// <summary>

@@ -10,9 +10,11 @@ public interface ISessionStore
     /// <summary>
     /// Claims <paramref name="clientId"/> for <paramref name="serverId"/>. A known id (connected anywhere, or within
     /// its session TTL) needs its resume token; an unknown id gets a new session whatever token was presented.
-    /// Every successful claim takes a new, larger epoch.
+    /// Every successful claim takes a new, larger epoch. A resume also reads the log after
+    /// <paramref name="replayAfterSeq"/> in the same step (<see cref="ClaimResult.Log"/>), so a connect needs one
+    /// round trip to the store.
     /// </summary>
-    ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, string serverId, CancellationToken cancellationToken);
+    ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, long replayAfterSeq, string serverId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Marks the session disconnected and starts its TTL, only if <paramref name="epoch"/> is still the current one,

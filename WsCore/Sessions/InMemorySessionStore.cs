@@ -26,7 +26,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         _purgeTimer = time.CreateTimer(_ => PurgeExpired(), null, period, period);
     }
 
-    public ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, string serverId, CancellationToken cancellationToken)
+    public ValueTask<ClaimResult> ClaimAsync(string clientId, string? resumeToken, long replayAfterSeq, string serverId, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -38,7 +38,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
                 session = new Session(ResumeTokens.Hash(token));
                 _sessions[clientId] = session;
                 Own(session, serverId, now);
-                return ValueTask.FromResult(new ClaimResult(ClaimStatus.Created, session.Epoch, token, session.TokenHash, 0, null));
+                return ValueTask.FromResult(new ClaimResult(ClaimStatus.Created, session.Epoch, token, session.TokenHash, new LogRead([], 0, session.Epoch), null));
             }
 
             if (!ResumeTokens.Matches(resumeToken, session.TokenHash))
@@ -48,7 +48,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
 
             var previous = session.Server;
             Own(session, serverId, now);
-            return ValueTask.FromResult(new ClaimResult(ClaimStatus.Resumed, session.Epoch, resumeToken!, session.TokenHash, session.Seq, previous));
+            return ValueTask.FromResult(new ClaimResult(ClaimStatus.Resumed, session.Epoch, resumeToken!, session.TokenHash, Read(session, replayAfterSeq, now), previous));
         }
     }
 
@@ -95,13 +95,17 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
             var session = FindLive(clientId, now);
             if (session is null)
             {
-                return ValueTask.FromResult(new LogRead([], 0, 0));
+                return ValueTask.FromResult(LogRead.Empty);
             }
 
-            Trim(session, now);
-            var entries = session.Log.Where(e => e.Seq > afterSeq).ToArray();
-            return ValueTask.FromResult(new LogRead(entries, session.Seq, session.Epoch));
+            return ValueTask.FromResult(Read(session, afterSeq, now));
         }
+    }
+
+    private LogRead Read(Session session, long afterSeq, DateTimeOffset now)
+    {
+        Trim(session, now);
+        return new LogRead(session.Log.Where(e => e.Seq > afterSeq).ToArray(), session.Seq, session.Epoch);
     }
 
     public ValueTask JoinAsync(string clientId, string group, CancellationToken cancellationToken)

@@ -31,11 +31,17 @@ public enum ClaimStatus
 /// <param name="Epoch">The fencing token of this claim; grows on every claim.</param>
 /// <param name="ResumeToken">The session's token in clear (a new one for a created session, the presented one on a resume).</param>
 /// <param name="TokenHash">The stored hash of <paramref name="ResumeToken"/>, kept by the owner to re-assert the claim.</param>
-/// <param name="LastSeq">The session's seq counter when claimed.</param>
+/// <param name="Log">
+/// The log read in the same step as the claim: for a resume, the entries after the seq the claim was given, with
+/// the session's seq counter; for a created session, empty with the counter at 0.
+/// </param>
 /// <param name="PreviousServer">The server that held a live socket for this id before this claim, if any: it must close it with 4000.</param>
-public sealed record ClaimResult(ClaimStatus Status, long Epoch, string ResumeToken, byte[] TokenHash, long LastSeq, string? PreviousServer)
+public sealed record ClaimResult(ClaimStatus Status, long Epoch, string ResumeToken, byte[] TokenHash, LogRead Log, string? PreviousServer)
 {
-    public static ClaimResult Unauthorized { get; } = new(ClaimStatus.Unauthorized, 0, string.Empty, [], 0, null);
+    public static ClaimResult Unauthorized { get; } = new(ClaimStatus.Unauthorized, 0, string.Empty, [], LogRead.Empty, null);
+
+    /// <summary>The session's seq counter when claimed.</summary>
+    public long LastSeq => Log.LastSeq;
 }
 
 public enum RecipientState
@@ -59,6 +65,9 @@ public readonly record struct AppendResult(RecipientState State, LogEntry? Entry
 /// <param name="Epoch">The session's current epoch (0 when unknown): a claim that sees a newer one has been superseded.</param>
 public sealed record LogRead(IReadOnlyList<LogEntry> Entries, long LastSeq, long Epoch)
 {
+    /// <summary>An unknown client's log, and a new session's.</summary>
+    public static LogRead Empty { get; } = new([], 0, 0);
+
     /// <summary>
     /// True when every message after <paramref name="afterSeq"/> is in <see cref="Entries"/> (PROTOCOL.md §5a):
     /// nothing aged out, and the client has not seen more than the store knows (which means the log was lost).

@@ -37,7 +37,7 @@ public sealed class AdminApiTests
     public async Task ABodyThatIsNotOneJsonValueIs400(string body, int status)
     {
         await using var f = await FunctionsHarness.StartAsync();
-        await f.Store.ClaimAsync("alice", null, "n1", default);
+        await f.Store.ClaimAsync("alice", null, 0, "n1", default);
 
         AssertProblem(status, await f.Messages.SendToClient(FunctionsHarness.Request("POST", body), "alice"));
     }
@@ -85,7 +85,7 @@ public sealed class AdminApiTests
     public async Task ABodyOverTheMessageLimitIs413AndOneAtTheLimitIsAccepted()
     {
         await using var f = await FunctionsHarness.StartAsync(new Core.Options.WsOptions { MaxMessageBytes = 1024 });
-        await f.Store.ClaimAsync("alice", null, "n1", default);
+        await f.Store.ClaimAsync("alice", null, 0, "n1", default);
 
         var atLimit = $"\"{new string('x', 1022)}\"";
         Assert.Equal(202, ((ObjectResult)await f.Messages.SendToClient(FunctionsHarness.Request("POST", atLimit), "alice")).StatusCode);

@@ -75,7 +75,7 @@ public sealed class CleanupTests
     public async Task TheConnectedIndexIsPrunedOfIdsNoLongerConnected()
     {
         await using var f = await FunctionsHarness.StartAsync();
-        var claim = await f.Store.ClaimAsync("gone", null, "s1", None);
+        var claim = await f.Store.ClaimAsync("gone", null, 0, "s1", None);
         await f.Db.SortedSetAddAsync(RedisKeys.Clients, "gone", 0);
         await f.Store.ReleaseAsync("gone", claim.Epoch, None);
 
@@ -91,7 +91,7 @@ public sealed class CleanupTests
         var tokens = new Dictionary<string, string>();
         foreach (var id in ids)
         {
-            tokens[id] = (await f.Store.ClaimAsync(id, null, "crashed", None)).ResumeToken;
+            tokens[id] = (await f.Store.ClaimAsync(id, null, 0, "crashed", None)).ResumeToken;
         }
 
         await f.Db.SortedSetAddAsync(RedisKeys.Servers, "crashed", 0);

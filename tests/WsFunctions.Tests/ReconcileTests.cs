@@ -14,7 +14,7 @@ public sealed class ReconcileTests
     public async Task AClaimIsIndexedUnderItsServerAndAsConnected()
     {
         await using var f = await FunctionsHarness.StartAsync();
-        await f.Store.ClaimAsync("alice", null, "s1", None);
+        await f.Store.ClaimAsync("alice", null, 0, "s1", None);
 
         await f.ReconcileAllAsync();
 
@@ -27,8 +27,8 @@ public sealed class ReconcileTests
     public async Task ATakeoverMovesTheIndexCountsOnceAndKicksTheOldServerAgain()
     {
         await using var f = await FunctionsHarness.StartAsync();
-        var first = await f.Store.ClaimAsync("alice", null, "s1", None);
-        var second = await f.Store.ClaimAsync("alice", first.ResumeToken, "s2", None);
+        var first = await f.Store.ClaimAsync("alice", null, 0, "s1", None);
+        var second = await f.Store.ClaimAsync("alice", first.ResumeToken, 0, "s2", None);
         var kicks = new List<byte[]>();
         var inbox = await f.Client.GetSubscriber().SubscribeAsync(RedisKeys.Inbox("s1", sharded: false));
         inbox.OnMessage(m => kicks.Add((byte[])m.Message!));
@@ -46,11 +46,11 @@ public sealed class ReconcileTests
     public async Task AReleaseUnindexesOnlyWhenNoNewerClaimHoldsTheId()
     {
         await using var f = await FunctionsHarness.StartAsync();
-        var a = await f.Store.ClaimAsync("alice", null, "s1", None);
-        var b = await f.Store.ClaimAsync("bob", null, "s1", None);
+        var a = await f.Store.ClaimAsync("alice", null, 0, "s1", None);
+        var b = await f.Store.ClaimAsync("bob", null, 0, "s1", None);
         await f.Store.ReleaseAsync("alice", a.Epoch, None);
         // bob moves to s2, then the old socket's release (fenced, a no-op) arrives too late to matter.
-        await f.Store.ClaimAsync("bob", b.ResumeToken, "s2", None);
+        await f.Store.ClaimAsync("bob", b.ResumeToken, 0, "s2", None);
         await f.Store.ReleaseAsync("bob", b.Epoch, None);
 
         await f.ReconcileAllAsync();
@@ -65,7 +65,7 @@ public sealed class ReconcileTests
     public async Task ServerDownDropsTheServersIndex()
     {
         await using var f = await FunctionsHarness.StartAsync();
-        await f.Store.ClaimAsync("alice", null, "s1", None);
+        await f.Store.ClaimAsync("alice", null, 0, "s1", None);
         await f.ReconcileAllAsync();
 
         await f.Db.StreamAddAsync(RedisKeys.Events, [new("type", "server-down"), new("server", "s1")]);
@@ -78,8 +78,8 @@ public sealed class ReconcileTests
     public async Task TheSameEventHandledTwiceChangesNothingMore()
     {
         await using var f = await FunctionsHarness.StartAsync();
-        var first = await f.Store.ClaimAsync("alice", null, "s1", None);
-        await f.Store.ClaimAsync("alice", first.ResumeToken, "s2", None);
+        var first = await f.Store.ClaimAsync("alice", null, 0, "s1", None);
+        await f.Store.ClaimAsync("alice", first.ResumeToken, 0, "s2", None);
         await f.ReconcileAllAsync();
         var events = await f.Db.StreamRangeAsync(RedisKeys.Events);
 
@@ -98,7 +98,7 @@ public sealed class ReconcileTests
     public async Task AnEntryLeftPendingByADeadConsumerIsClaimedAndHandled()
     {
         await using var f = await FunctionsHarness.StartAsync(reconcile: new ReconcileOptions { ConsumerName = "live", ClaimIdleSeconds = 1 });
-        await f.Store.ClaimAsync("alice", null, "s1", None);
+        await f.Store.ClaimAsync("alice", null, 0, "s1", None);
         await f.Db.StreamCreateConsumerGroupAsync(RedisKeys.Events, ReconcileOptions.Group, "0-0");
         // Another consumer reads the entry and dies before acknowledging it.
         Assert.Single(await f.Db.StreamReadGroupAsync(RedisKeys.Events, ReconcileOptions.Group, "dead", StreamPosition.NewMessages));
@@ -116,7 +116,7 @@ public sealed class ReconcileTests
     {
         await using var f = await FunctionsHarness.StartAsync(reconcile: new ReconcileOptions { ConsumerName = "live", ClaimIdleSeconds = 1, MaxAttempts = 2 });
         var poison = await f.Db.StreamAddAsync(RedisKeys.Events, [new("type", "claimed"), new("server", "s1")]);
-        await f.Store.ClaimAsync("alice", null, "s1", None);
+        await f.Store.ClaimAsync("alice", null, 0, "s1", None);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while ((await f.Db.StreamLengthAsync(RedisKeys.DeadLetters)) == 0)

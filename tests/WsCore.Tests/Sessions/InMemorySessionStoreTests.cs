@@ -23,7 +23,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
     public async Task ADisconnectedSessionExpiresAfterItsTtlAndTheIdStartsAfresh()
     {
         var store = CreateStore(new WsOptions { SessionTtlSeconds = 120 });
-        var first = await store.ClaimAsync("a", null, "s1", None);
+        var first = await store.ClaimAsync("a", null, 0, "s1", None);
         await store.AppendAsync("a", new OutboundMessage("x", null, "1"u8.ToArray()), None);
         await store.JoinAsync("a", "g", None);
         await store.ReleaseAsync("a", first.Epoch, None);
@@ -34,8 +34,9 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
 
         Assert.Null(await store.GetSessionAsync("a", None));
         Assert.Empty(await store.GetGroupMembersAsync("g", None));
-        var fresh = await store.ClaimAsync("a", first.ResumeToken, "s2", None);
+        var fresh = await store.ClaimAsync("a", first.ResumeToken, 0, "s2", None);
         Assert.Equal((ClaimStatus.Created, 0L), (fresh.Status, fresh.LastSeq));
+        Assert.Empty(fresh.Log.Entries);
         Assert.NotEqual(first.ResumeToken, fresh.ResumeToken);
         Assert.True(fresh.Epoch > first.Epoch, "epochs never go back, even across expiry");
     }
@@ -44,7 +45,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
     public async Task AConnectedSessionNeverExpires()
     {
         var store = CreateStore(new WsOptions { SessionTtlSeconds = 10 });
-        await store.ClaimAsync("a", null, "s1", None);
+        await store.ClaimAsync("a", null, 0, "s1", None);
 
         _time.Advance(TimeSpan.FromHours(1));
 
@@ -55,7 +56,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
     public async Task ThePurgeTimerDropsExpiredSessionsFromGroupsWithoutBeingAsked()
     {
         var store = CreateStore(new WsOptions { SessionTtlSeconds = 10 });
-        var claim = await store.ClaimAsync("a", null, "s1", None);
+        var claim = await store.ClaimAsync("a", null, 0, "s1", None);
         await store.JoinAsync("a", "g", None);
         await store.ReleaseAsync("a", claim.Epoch, None);
 
@@ -68,7 +69,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
     public async Task MessagesOlderThanTheLogAgeAreDropped()
     {
         var store = CreateStore(new WsOptions { LogMaxAgeSeconds = 60 });
-        await store.ClaimAsync("a", null, "s1", None);
+        await store.ClaimAsync("a", null, 0, "s1", None);
         await store.AppendAsync("a", new OutboundMessage("x", null, "1"u8.ToArray()), None);
         _time.Advance(TimeSpan.FromSeconds(30));
         await store.AppendAsync("a", new OutboundMessage("x", null, "2"u8.ToArray()), None);

@@ -21,7 +21,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     [Fact]
     public async Task KeysUseTheDesignsSchemaWithOneHashTagPerClient()
     {
-        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await Store.AppendAsync(Id("a"), new OutboundMessage("x", null, "1"u8.ToArray()), None);
         await Store.JoinAsync(Id("a"), "g", None);
 
@@ -39,7 +39,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     [Fact]
     public async Task TheTokenIsStoredOnlyAsItsHash()
     {
-        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
 
         var db = redis.Client.GetDatabase();
         foreach (var entry in await db.HashGetAllAsync(RedisKeys.Owner(Id("a"))))
@@ -54,7 +54,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     public async Task AReleaseSetsTheSessionTtlOnEveryKeyOfTheClientAndAResumeClearsIt()
     {
         var store = CreateStore(new WsOptions { SessionTtlSeconds = 120 });
-        var claim = await store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await store.AppendAsync(Id("a"), new OutboundMessage("x", null, "1"u8.ToArray()), None);
         await store.JoinAsync(Id("a"), "g", None);
 
@@ -66,7 +66,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
             Assert.InRange((await db.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(120));
         }
 
-        await store.ClaimAsync(Id("a"), claim.ResumeToken, "s2", None);
+        await store.ClaimAsync(Id("a"), claim.ResumeToken, 0, "s2", None);
         Assert.Null(await db.KeyTimeToLiveAsync(RedisKeys.Owner(Id("a"))));
         Assert.Null(await db.KeyTimeToLiveAsync(RedisKeys.Log(Id("a"))));
     }
@@ -75,15 +75,17 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     public async Task AfterTheTtlTheSessionIsGoneAndAGroupSendNoLongerCountsIt()
     {
         var store = CreateStore(new WsOptions { SessionTtlSeconds = 1 });
-        var claim = await store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await store.JoinAsync(Id("a"), "g2", None);
+        await store.AppendAsync(Id("a"), new OutboundMessage("x", null, "1"u8.ToArray()), None);
         await store.ReleaseAsync(Id("a"), claim.Epoch, None);
 
         await Task.Delay(TimeSpan.FromSeconds(1.2));
 
         Assert.Null(await store.GetSessionAsync(Id("a"), None));
-        var fresh = await store.ClaimAsync(Id("a"), claim.ResumeToken, "s1", None);
+        var fresh = await store.ClaimAsync(Id("a"), claim.ResumeToken, 0, "s1", None);
         Assert.Equal(ClaimStatus.Created, fresh.Status);
+        Assert.Equal((0, 0L), (fresh.Log.Entries.Count, fresh.LastSeq));
         // The group's index still names the id, but its new session is not in that group.
         Assert.Equal(RecipientState.Unknown, (await store.AppendAsync(Id("a"), new OutboundMessage("x", "g2", "1"u8.ToArray()), None)).State);
     }
@@ -91,8 +93,8 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     [Fact]
     public async Task ClaimsTakeoversAndReleasesAreRecordedAsEvents()
     {
-        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
-        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, "s2", None);
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s2", None);
         await Store.ReleaseAsync(Id("a"), second.Epoch, None);
 
         var db = redis.Client.GetDatabase();
@@ -110,14 +112,14 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     [Fact]
     public async Task AfterDataLossReassertRestoresTheClaimAndANewerClaimBeatsIt()
     {
-        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         var db = redis.Client.GetDatabase();
         await db.KeyDeleteAsync(RedisKeys.Owner(Id("a")));
 
         Assert.Equal(ReassertOutcome.Restored, await Store.ReassertAsync(Id("a"), "s1", claim.Epoch, claim.TokenHash, None));
         Assert.Equal(ReassertOutcome.Kept, await Store.ReassertAsync(Id("a"), "s1", claim.Epoch, claim.TokenHash, None));
         // The restored entry still knows the token.
-        var resumed = await Store.ClaimAsync(Id("a"), claim.ResumeToken, "s2", None);
+        var resumed = await Store.ClaimAsync(Id("a"), claim.ResumeToken, 0, "s2", None);
         Assert.Equal(ClaimStatus.Resumed, resumed.Status);
         Assert.Equal(ReassertOutcome.Lost, await Store.ReassertAsync(Id("a"), "s1", claim.Epoch, claim.TokenHash, None));
     }
@@ -125,10 +127,10 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     [Fact]
     public async Task EpochsComeFromRedisClockSoAClaimAfterDataLossBeatsEveryEarlierOne()
     {
-        var before = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var before = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await redis.Client.GetDatabase().KeyDeleteAsync(RedisKeys.Owner(Id("a")));
 
-        var after = await Store.ClaimAsync(Id("a"), null, "s2", None);
+        var after = await Store.ClaimAsync(Id("a"), null, 0, "s2", None);
 
         Assert.True(after.Epoch > before.Epoch);
         Assert.Equal(ReassertOutcome.Lost, await Store.ReassertAsync(Id("a"), "s1", before.Epoch, before.TokenHash, None));
@@ -137,7 +139,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     [Fact]
     public async Task ScriptsRunBySha()
     {
-        await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
 
         var shaCalls = 0;
         foreach (var server in redis.Client.GetServers())

@@ -22,7 +22,7 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task AnUnknownIdIsCreatedWithANewTokenAndSeqZero()
     {
-        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
 
         Assert.Equal(ClaimStatus.Created, claim.Status);
         Assert.Equal(0, claim.LastSeq);
@@ -33,10 +33,10 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task AKnownIdNeedsItsTokenAndARefusalChangesNothing()
     {
-        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
 
-        Assert.Equal(ClaimStatus.Unauthorized, (await Store.ClaimAsync(Id("a"), null, "s2", None)).Status);
-        Assert.Equal(ClaimStatus.Unauthorized, (await Store.ClaimAsync(Id("a"), "wrong", "s2", None)).Status);
+        Assert.Equal(ClaimStatus.Unauthorized, (await Store.ClaimAsync(Id("a"), null, 0, "s2", None)).Status);
+        Assert.Equal(ClaimStatus.Unauthorized, (await Store.ClaimAsync(Id("a"), "wrong", 0, "s2", None)).Status);
 
         var session = await Store.GetSessionAsync(Id("a"), None);
         Assert.Equal(("s1", first.Epoch), (session!.Server, session.Epoch));
@@ -45,9 +45,9 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task AClaimWithTheTokenTakesOverNamesThePreviousServerAndRaisesTheEpoch()
     {
-        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
 
-        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, "s2", None);
+        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s2", None);
 
         Assert.Equal(ClaimStatus.Resumed, second.Status);
         Assert.Equal("s1", second.PreviousServer);
@@ -59,8 +59,8 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task AReleaseWithAnOldEpochDoesNotUndoANewerClaim()
     {
-        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
-        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, "s2", None);
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        var second = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s2", None);
 
         Assert.False(await Store.ReleaseAsync(Id("a"), first.Epoch, None));
         Assert.Equal("s2", (await Store.GetSessionAsync(Id("a"), None))!.Server);
@@ -73,10 +73,10 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task AResumeAfterAReleaseHasNoPreviousServer()
     {
-        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await Store.ReleaseAsync(Id("a"), first.Epoch, None);
 
-        var again = await Store.ClaimAsync(Id("a"), first.ResumeToken, "s1", None);
+        var again = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s1", None);
 
         Assert.Equal((ClaimStatus.Resumed, (string?)null), (again.Status, again.PreviousServer));
     }
@@ -85,7 +85,7 @@ public abstract class SessionStoreContract
     public async Task AppendsAreNumberedGaplessAndSayWhereTheRecipientIs()
     {
         Assert.Equal(RecipientState.Unknown, (await Append("a", "0")).State);
-        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
 
         var first = await Append("a", "1");
         var second = await Append("a", "2");
@@ -100,7 +100,7 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task ALogReadReturnsEntriesAfterTheSeqInOrderWithTheCounterAndEpoch()
     {
-        var claim = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await Store.JoinAsync(Id("a"), Id("g"), None);
         for (var i = 1; i <= 4; i++)
         {
@@ -120,7 +120,7 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task TheLogKeepsOnlyTheNewestMessagesAndSaysSo()
     {
-        await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         for (var i = 1; i <= 8; i++)
         {
             await Append("a", "0");
@@ -138,22 +138,39 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task SeqContinuesAcrossAResume()
     {
-        var first = await Store.ClaimAsync(Id("a"), null, "s1", None);
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await Append("a", "1");
         await Store.ReleaseAsync(Id("a"), first.Epoch, None);
 
-        var again = await Store.ClaimAsync(Id("a"), first.ResumeToken, "s2", None);
+        var again = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s2", None);
 
         Assert.Equal(1, again.LastSeq);
         Assert.Equal(2, (await Append("a", "2")).Entry!.Seq);
     }
 
     [Fact]
+    public async Task AResumeReadsTheLogAfterTheGivenSeqInTheSameStep()
+    {
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        for (var i = 1; i <= 4; i++)
+        {
+            await Append("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var resumed = await Store.ClaimAsync(Id("a"), first.ResumeToken, 2, "s2", None);
+
+        Assert.Equal([3L, 4L], resumed.Log.Entries.Select(e => e.Seq));
+        Assert.Equal(["3", "4"], resumed.Log.Entries.Select(e => Encoding.UTF8.GetString(e.Data.Span)));
+        Assert.Equal((4L, resumed.Epoch), (resumed.Log.LastSeq, resumed.Log.Epoch));
+        Assert.True(resumed.Log.IsCompleteAfter(2));
+    }
+
+    [Fact]
     public async Task GroupMembershipIsKeptPerClientAndLeaveRemovesIt()
     {
         var g = Id("g");
-        await Store.ClaimAsync(Id("a"), null, "s1", None);
-        await Store.ClaimAsync(Id("b"), null, "s1", None);
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await Store.ClaimAsync(Id("b"), null, 0, "s1", None);
 
         await Store.JoinAsync(Id("a"), g, None);
         await Store.JoinAsync(Id("b"), g, None);
@@ -168,7 +185,7 @@ public abstract class SessionStoreContract
     [Fact]
     public async Task AGroupMessageReachesOnlyAMemberOfThatGroup()
     {
-        await Store.ClaimAsync(Id("a"), null, "s1", None);
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await Store.JoinAsync(Id("a"), Id("in"), None);
 
         Assert.Equal(RecipientState.Connected, (await Append("a", "1", group: Id("in"))).State);
