@@ -82,9 +82,9 @@ internal sealed class WebSocketFastPath
         {
             upgraded = await AcceptAsync(socket, outcome.Response!, outcome.Early);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            // The client left before its 101.
+            // The client left before its 101 (or before its stream was made).
             await _manager.AbandonAsync(admission);
             Close(socket);
             return null;
