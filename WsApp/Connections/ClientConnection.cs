@@ -35,7 +35,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private volatile bool _dropQueued;
 
     // The outbox and the pump's state, guarded by the outbox itself. The pump is taken from the start: the first one
-    // (RunAsync's) sends the opening before anything delivered while the log was read.
+    // (RunAsync's) sends the opening before anything delivered while the connection was being opened.
     private readonly Queue<Outbound> _outbox = new();
     private bool _pumping = true;
     private bool _outboxClosed;

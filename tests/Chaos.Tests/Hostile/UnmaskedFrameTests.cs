@@ -90,7 +90,7 @@ public sealed class UnmaskedFrameTests
                 await connection.SendFrameAsync(RawConnection.OpPing, "p"u8.ToArray());
                 break;
             case "while the server writes":
-                // A burst of replies the client does not read first, so the write loop is busy when the frame arrives.
+                // A burst of replies the client does not read first, so the send pump is busy when the frame arrives.
                 for (var i = 0; i < 50; i++)
                 {
                     await connection.SendFrameAsync(RawConnection.OpText, Encoding.UTF8.GetBytes($$"""{"type":"ping","id":{{i}}}"""));
