@@ -21,6 +21,11 @@ namespace ServerlessWs.App.Upgrade;
 internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> options, WebSocketFastPath fastPath, ILoggerFactory loggers)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
+    // <netinet/tcp.h>; .NET names neither.
+    private const int IpProtocolTcp = 6;
+    private const int TcpDeferAccept = 9;
+    private const int DeferAcceptSeconds = 5;
+
     /// <summary>Registered after Kestrel's socket transport, which Kestrel then asks only for what this one cannot bind.</summary>
     public static void AddTo(WebApplicationBuilder builder)
     {
@@ -44,6 +49,7 @@ internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> o
             throw new AddressInUseException(e.Message, e);
         }
 
+        DeferAcceptUntilData(socket);
         socket.Listen(transport.Backlog);
         var kestrel = new SocketConnectionContextFactory(
             new SocketConnectionFactoryOptions
@@ -57,6 +63,22 @@ internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> o
             loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
         var listener = new UpgradeListener(socket, transport.NoDelay, fastPath, kestrel, loggers.CreateLogger<UpgradeListener>());
         return ValueTask.FromResult<IConnectionListener>(listener);
+    }
+
+    /// <summary>
+    /// Linux's TCP_DEFER_ACCEPT: the kernel hands a connection over only once its first bytes have arrived. Every
+    /// client of this listener speaks first (an HTTP request head), so the head is usually read at once, without a
+    /// wait, a timer or another wake of the socket engine: about a tenth less CPU a connect (README, Performance). A
+    /// client that connects and stays silent is held by the kernel, not by this process, and handed over after
+    /// about <see cref="DeferAcceptSeconds"/> (rounded up to the kernel's SYN-ACK retries: 7 s), when the head
+    /// timeout starts as before.
+    /// </summary>
+    private static void DeferAcceptUntilData(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            socket.SetRawSocketOption(IpProtocolTcp, TcpDeferAccept, BitConverter.GetBytes(DeferAcceptSeconds));
+        }
     }
 }
 

@@ -128,6 +128,20 @@ public sealed class HandshakeTests
     }
 
     [Fact]
+    public async Task AClientThatConnectsAndStaysSilentIsLeftToTheKernelAndServedWhenItSpeaks()
+    {
+        // Linux holds the connection until its first bytes (TCP_DEFER_ACCEPT): the head timeout, one second here,
+        // starts only then. Handed over at once, the connection would have been closed before the head came.
+        await using var node = await WsNode.StartAsync(services: s =>
+            s.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(1)));
+
+        using var connection = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, "/ws?clientId=late"), silence: TimeSpan.FromSeconds(2.5));
+
+        Assert.Equal(101, connection.Status);
+        AssertWelcome("late", await connection.ReadMessageAsync(TestClient.Timeout));
+    }
+
+    [Fact]
     public async Task BehindAProxyTheRateLimitCountsTheForwardedClientAddress()
     {
         await using var node = await WsNode.StartAsync(Settings.Of(

@@ -57,16 +57,17 @@ public sealed class RawConnection : IDisposable
         $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))}\r\n{extraHeaders}\r\n";
 
     /// <summary>
-    /// Opens a connection and sends <paramref name="head"/> byte for byte as given, in writes of <paramref name="chunk"/>
-    /// bytes (each its own TCP segment), then reads the answer's head.
+    /// Opens a connection, stays silent for <paramref name="silence"/>, and sends <paramref name="head"/> byte for byte as
+    /// given, in writes of <paramref name="chunk"/> bytes (each its own TCP segment), then reads the answer's head.
     /// </summary>
-    public static async Task<RawConnection> SendHeadAsync(WsNode node, string head, int chunk = int.MaxValue, IPAddress? from = null)
+    public static async Task<RawConnection> SendHeadAsync(WsNode node, string head, int chunk = int.MaxValue, IPAddress? from = null, TimeSpan silence = default)
     {
         var tcp = new TcpClient(new IPEndPoint(from ?? IPAddress.Loopback, 0)) { NoDelay = true };
         try
         {
             using var timeout = new CancellationTokenSource(TestClient.Timeout);
             await tcp.ConnectAsync(node.BaseUri.Host, node.BaseUri.Port, timeout.Token);
+            await Task.Delay(silence, timeout.Token);
             var connection = new RawConnection(tcp);
             await connection.RequestAsync(head, chunk);
             return connection;
