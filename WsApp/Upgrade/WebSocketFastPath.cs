@@ -299,11 +299,12 @@ internal sealed class WebSocketFastPath
 
     private static async Task<(WebSocket Socket, HeartbeatStream Heartbeat)> AcceptAsync(Socket socket, byte[] switchingProtocols, byte[]? early)
     {
-        await SendAsync(socket, switchingProtocols);
+        // The stream owns the socket: the WebSocket closes it when it is disposed or aborted.
+        var stream = new SocketStream(socket);
+        await stream.WriteAsync(switchingProtocols);
 
         // Keep-alive is off, as on the endpoint: the heartbeat sweep pings and counts pongs itself (HeartbeatStream).
-        // The stream owns the socket: the WebSocket closes it when it is disposed or aborted.
-        var heartbeat = new HeartbeatStream(new NetworkStream(socket, ownsSocket: true), early);
+        var heartbeat = new HeartbeatStream(stream, early);
         var webSocket = WebSocket.CreateFromStream(heartbeat, ServerSocket);
         return (webSocket, heartbeat);
     }

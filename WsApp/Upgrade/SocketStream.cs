@@ -1,0 +1,99 @@
+using System.Net.Sockets;
+
+namespace ServerlessWs.App.Upgrade;
+
+/// <summary>
+/// An upgraded socket as the WebSocket's stream, in place of <see cref="NetworkStream"/>. A write goes out at once
+/// when the socket's send buffer takes it, as it does for nearly every frame; only what the buffer does not take
+/// waits on an asynchronous send. Why: the first asynchronous send leaves ~360 bytes of send state on the socket for
+/// its whole life, which an idle connection then holds for nothing (README, Performance).
+/// </summary>
+/// <remarks>Writes are never concurrent: <see cref="Heartbeat.HeartbeatStream"/> holds a write lock over this stream.</remarks>
+internal sealed class SocketStream : Stream
+{
+    private readonly Socket _socket;
+
+    /// <param name="socket">The connection; owned by this stream from now on.</param>
+    public SocketStream(Socket socket)
+    {
+        _socket = socket;
+        // Sends that cannot complete now return at once (with the count they did send) instead of blocking a thread.
+        // Asynchronous operations do not depend on this.
+        _socket.Blocking = false;
+    }
+
+    /// <remarks>
+    /// The socket's own pending read, not wrapped in another: an idle connection's zero-byte read holds nothing of
+    /// this stream's. Its errors come out as <see cref="SocketException"/>, which the WebSocket reports as it reports
+    /// any failure of its stream.
+    /// </remarks>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var sent = _socket.Send(buffer.Span, SocketFlags.None, out var error);
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            throw new IOException($"Sending on the connection failed: {error}.", new SocketException((int)error));
+        }
+
+        return sent == buffer.Length ? ValueTask.CompletedTask : SendRestAsync(buffer[sent..], cancellationToken);
+    }
+
+    private async ValueTask SendRestAsync(ReadOnlyMemory<byte> rest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!rest.IsEmpty)
+            {
+                rest = rest[await _socket.SendAsync(rest, SocketFlags.None, cancellationToken)..];
+            }
+        }
+        catch (SocketException e)
+        {
+            throw new IOException(e.Message, e);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Flush()
+    {
+        // Nothing is buffered here.
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _socket.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
