@@ -1,3 +1,5 @@
+using ServerlessWs.App.Upgrade;
+
 namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
@@ -12,7 +14,7 @@ namespace ServerlessWs.App.Heartbeat;
 /// </remarks>
 /// <param name="inner">The connection.</param>
 /// <param name="early">Bytes of the connection read before it was upgraded: they are read first.</param>
-internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early = default) : Stream
+internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early = default) : DuplexStream
 {
     // FIN + opcode 0x9 (ping), unmasked (server to client), empty payload.
     private static readonly byte[] PingFrame = [0x89, 0x00];
@@ -90,33 +92,13 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
 
     public override void Flush() => inner.Flush();
 
     public override bool CanRead => inner.CanRead;
 
     public override bool CanWrite => inner.CanWrite;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -9,7 +9,7 @@ namespace ServerlessWs.App.Upgrade;
 /// its whole life, which an idle connection then holds for nothing (README, Performance).
 /// </summary>
 /// <remarks>Writes are never concurrent: <see cref="Heartbeat.HeartbeatStream"/> holds a write lock over this stream.</remarks>
-internal sealed class SocketStream : Stream
+internal sealed class SocketStream : DuplexStream
 {
     private readonly Socket _socket;
 
@@ -56,36 +56,12 @@ internal sealed class SocketStream : Stream
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public override void Flush()
     {
         // Nothing is buffered here.
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    public override bool CanRead => true;
-
-    public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
