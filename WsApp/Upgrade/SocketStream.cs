@@ -45,14 +45,20 @@ internal sealed class SocketStream : DuplexStream
     {
         try
         {
-            while (!rest.IsEmpty)
-            {
-                rest = rest[await _socket.SendAsync(rest, SocketFlags.None, cancellationToken)..];
-            }
+            await SendAllAsync(_socket, rest, cancellationToken);
         }
         catch (SocketException e)
         {
             throw new IOException(e.Message, e);
+        }
+    }
+
+    /// <summary>Sends every byte of <paramref name="bytes"/>, waiting as long as the peer takes to read them.</summary>
+    public static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    {
+        while (!bytes.IsEmpty)
+        {
+            bytes = bytes[await socket.SendAsync(bytes, SocketFlags.None, cancellationToken)..];
         }
     }
 

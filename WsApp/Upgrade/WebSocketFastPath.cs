@@ -288,8 +288,8 @@ internal sealed class WebSocketFastPath
         text.Append(CultureInfo.InvariantCulture, $"{HeaderNames.ContentLength}: {body.Length}\r\n{HeaderNames.Connection}: close\r\n\r\n");
         try
         {
-            await SendAsync(socket, Encoding.ASCII.GetBytes(text.ToString()));
-            await SendAsync(socket, body.GetBuffer().AsMemory(0, (int)body.Length));
+            await SocketStream.SendAllAsync(socket, Encoding.ASCII.GetBytes(text.ToString()));
+            await SocketStream.SendAllAsync(socket, body.GetBuffer().AsMemory(0, (int)body.Length));
         }
         catch (SocketException)
         {
@@ -307,14 +307,6 @@ internal sealed class WebSocketFastPath
         var heartbeat = new HeartbeatStream(stream, early);
         var webSocket = WebSocket.CreateFromStream(heartbeat, ServerSocket);
         return (webSocket, heartbeat);
-    }
-
-    private static async Task SendAsync(Socket socket, ReadOnlyMemory<byte> bytes)
-    {
-        while (!bytes.IsEmpty)
-        {
-            bytes = bytes[await socket.SendAsync(bytes, SocketFlags.None)..];
-        }
     }
 
     /// <summary>Closes a connection that was answered (or went silent) without an upgrade, as Kestrel closes one.</summary>
