@@ -113,7 +113,8 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
         }
 
         var subject = result.Principal.FindFirstValue("sub");
-        if (subject is null || !Identifiers.IsValid(subject))
+        // A subject that names an id the system uses (admin) would let its holder speak as the admin API.
+        if (subject is null || !Identifiers.IsValid(subject) || Identifiers.IsReserved(subject))
         {
             return Refuse("The access_token's subject cannot be used as a clientId.");
         }

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Unicode;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Sessions;
 
 namespace ServerlessWs.App.Connections;
 
@@ -203,13 +204,17 @@ internal sealed partial class ClientConnection
                 case ClientFrameType.Send:
                     var outcome = frame.To is not null
                         ? await _context.Router.SendAsync(ClientId, frame.To, frame.Data.ToArray(), CancellationToken.None)
-                        : await _context.Router.SendToGroupAsync(ClientId, frame.Group!, frame.Data.ToArray(), CancellationToken.None);
+                        : (await _context.Router.SendToGroupAsync(ClientId, frame.Group!, frame.Data.ToArray(), CancellationToken.None)).Outcome;
                     return await AckAsync(id, outcome.ToAckStatus());
                 case ClientFrameType.Join:
-                    await _context.Store.JoinAsync(ClientId, frame.Group!, CancellationToken.None);
-                    return await AckAsync(id, AckStatus.Ok);
+                    return await JoinAsync(frame.Group!, id);
                 default:
                     await _context.Store.LeaveAsync(ClientId, frame.Group!, CancellationToken.None);
+                    if (StopGroup(frame.Group!))
+                    {
+                        _context.Groups.Detach(frame.Group!, this);
+                    }
+
                     return await AckAsync(id, AckStatus.Ok);
             }
         }
@@ -219,6 +224,49 @@ internal sealed partial class ClientConnection
             ConnectionLog.StoreUnavailable(_context.Logger, frame.Type.ToString(), ClientId, e);
             return await SendErrorAsync(ErrorCodes.Unavailable, "The coordination store cannot be reached; retry later.", id);
         }
+    }
+
+    /// <summary>
+    /// A join (docs/protocol.md §5b): the node hears the group before the join reads its gseq, so every message after
+    /// that gseq reaches this socket; the ack carries it.
+    /// </summary>
+    private async Task<bool> JoinAsync(string group, byte[] id)
+    {
+        await _context.Groups.AcquireAsync(group);
+        GroupJoin joined;
+        try
+        {
+            joined = await _context.Store.JoinAsync(ClientId, group, CancellationToken.None);
+        }
+        catch
+        {
+            _context.Groups.Release(group);
+            throw;
+        }
+
+        if (joined.Status != GroupJoinStatus.Joined)
+        {
+            _context.Groups.Release(group);
+            return await SendErrorAsync(
+                ErrorCodes.NotAllowed,
+                joined.Status == GroupJoinStatus.TooManyGroups
+                    ? $"A client may be in at most {_context.Options.MaxGroupsPerClient} groups."
+                    : "The session is no longer known; reconnect.",
+                id);
+        }
+
+        if (StartGroup(group, joined.Gseq))
+        {
+            _context.Groups.Attach(group, this, joined.Gseq);
+        }
+        else
+        {
+            // Already a member here: its membership holds the group already.
+            _context.Groups.Release(group);
+        }
+
+        return id.Length == 0
+            || await ReplyAsync((id, group, joined.Gseq), static (output, state) => ServerFrames.WriteJoinAck(output, state.id, state.group, state.Gseq));
     }
 
     private ValueTask<bool> AckAsync(byte[] id, string status) =>

@@ -30,7 +30,11 @@ internal sealed partial class ClientConnection
             bool closing;
             while (TryTakeNext(out item, out closing))
             {
-                if (item.Entry is { } entry)
+                if (item.Entry is { Group: { } group } groupEntry)
+                {
+                    await DeliverGroupInOrderAsync(group, groupEntry, item, buffer ??= new ArrayBufferWriter<byte>(512));
+                }
+                else if (item.Entry is { } entry)
                 {
                     await DeliverInOrderAsync(entry, buffer ??= new ArrayBufferWriter<byte>(512));
                 }
@@ -158,6 +162,95 @@ internal sealed partial class ClientConnection
         await SendEntryAsync(entry, buffer);
     }
 
+    /// <summary>
+    /// Delivers a group message strictly by gseq: one this socket already had (or that precedes its join) is
+    /// skipped, and so is one of a group it left. The node fills doorbell gaps for all its members; a catch-up
+    /// (a member added while the node was delivering past its position) reads the group's log for this socket.
+    /// </summary>
+    private async Task DeliverGroupInOrderAsync(string group, LogEntry entry, Outbound item, ArrayBufferWriter<byte> buffer)
+    {
+        if (GroupPosition(group) is not { } position || entry.Seq <= position)
+        {
+            return;
+        }
+
+        if (item.CatchUp)
+        {
+            foreach (var missed in await ReadGroupGapAsync(group, position))
+            {
+                if (missed.Seq > entry.Seq)
+                {
+                    break;
+                }
+
+                if (GroupPosition(group) is not { } current || missed.Seq <= current)
+                {
+                    continue;
+                }
+
+                await SendEntryAsync(missed, buffer);
+                AdvanceGroup(group, missed.Seq);
+            }
+
+            return;
+        }
+
+        using var activity = StartDeliverySpan(entry);
+        if (item.Frame.IsEmpty)
+        {
+            await SendEntryAsync(entry, buffer);
+        }
+        else
+        {
+            await SendTextAsync(item.Frame);
+            WsMetrics.DeliveryLatency.Record(_context.Time.GetUtcNow().ToUnixTimeMilliseconds() - entry.AppendedAtMs);
+        }
+
+        AdvanceGroup(group, entry.Seq);
+    }
+
+    /// <summary>This socket's position in <paramref name="group"/>, or null when it is not a member (any more).</summary>
+    private long? GroupPosition(string group)
+    {
+        lock (_outbox)
+        {
+            if (group == Groups.Broadcast)
+            {
+                return _broadcastPosition;
+            }
+
+            return _groupPositions is not null && _groupPositions.TryGetValue(group, out var position) ? position : null;
+        }
+    }
+
+    private void AdvanceGroup(string group, long gseq)
+    {
+        lock (_outbox)
+        {
+            if (group == Groups.Broadcast)
+            {
+                _broadcastPosition = gseq;
+            }
+            else if (_groupPositions is not null && _groupPositions.ContainsKey(group))
+            {
+                _groupPositions[group] = gseq;
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<LogEntry>> ReadGroupGapAsync(string group, long afterGseq)
+    {
+        try
+        {
+            return (await _context.Store.ReadGroupLogAsync(group, afterGseq, CancellationToken.None)).Entries;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ConnectionLog.StoreUnavailable(_context.Logger, "group read", ClientId, e);
+            return [];
+        }
+    }
+
     private Activity? StartDeliverySpan(LogEntry entry)
     {
         if (entry.TraceParent is null || !WsMetrics.ActivitySource.HasListeners()
@@ -193,7 +286,11 @@ internal sealed partial class ClientConnection
         buffer.ResetWrittenCount();
         ServerFrames.WriteMessage(buffer, entry);
         await SendTextAsync(buffer.WrittenMemory);
-        _lastSentSeq = entry.Seq;
+        if (entry.Group is null)
+        {
+            _lastSentSeq = entry.Seq;
+        }
+
         WsMetrics.DeliveryLatency.Record(_context.Time.GetUtcNow().ToUnixTimeMilliseconds() - entry.AppendedAtMs);
     }
 

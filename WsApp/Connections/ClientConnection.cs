@@ -47,6 +47,11 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // Written only by the send pump (one at a time): the highest seq handed to the socket (delivery strictly by seq, no duplicates).
     private long _lastSentSeq;
 
+    // Per group, the highest gseq handed to the socket (or owed from, after a join): group → gseq, made at the first
+    // join; the broadcast group, of which every connection is a member, has its own field. Guarded by the outbox.
+    private Dictionary<string, long>? _groupPositions;
+    private long _broadcastPosition;
+
     // Written only by the heartbeat sweep, one tick at a time.
     private bool _pingOutstanding;
     private int _pongsAtPing;
@@ -78,9 +83,71 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// Hands a log entry to the send pump (the doorbell). It never waits: a full outbox means the client is not
     /// reading, and it is closed rather than allowed to hold up the sender or grow memory.
     /// </summary>
-    public void Deliver(LogEntry entry)
+    public void Deliver(LogEntry entry) => Enqueue(new Outbound(default, entry));
+
+    /// <summary>
+    /// Hands a group message to the send pump, with its frame rendered once for every local member. Like
+    /// <see cref="Deliver"/> it never waits; a gseq this socket already had is dropped by the pump.
+    /// </summary>
+    public void DeliverGroup(LogEntry entry, ReadOnlyMemory<byte> frame) => Enqueue(new Outbound(frame, entry));
+
+    /// <summary>Asks the send pump to read <paramref name="group"/>'s log up to <paramref name="upToGseq"/> and send what this socket has not had.</summary>
+    public void CatchUpGroup(string group, long upToGseq) =>
+        Enqueue(new Outbound(default, new LogEntry(upToGseq, string.Empty, group, default, 0), CatchUp: true));
+
+    /// <summary>
+    /// Starts delivery of <paramref name="group"/> after <paramref name="gseq"/>; false when this socket is already
+    /// a member (its position stands: what it is owed stays owed).
+    /// </summary>
+    public bool StartGroup(string group, long gseq)
     {
-        if (!TryEnqueue(new Outbound(default, entry), waitForRoom: false, out _) && _closeCode < 0)
+        lock (_outbox)
+        {
+            if (group == Groups.Broadcast)
+            {
+                _broadcastPosition = gseq;
+                return true;
+            }
+
+            return (_groupPositions ??= new Dictionary<string, long>(StringComparer.Ordinal)).TryAdd(group, gseq);
+        }
+    }
+
+    /// <summary>Stops delivery of <paramref name="group"/>; false when this socket was not a member.</summary>
+    public bool StopGroup(string group)
+    {
+        lock (_outbox)
+        {
+            return _groupPositions?.Remove(group) == true;
+        }
+    }
+
+    /// <summary>The groups this socket is a local member of (the broadcast group aside), leaving them all: the connection is over.</summary>
+    public string[] StopAllGroups()
+    {
+        lock (_outbox)
+        {
+            string[] groups = _groupPositions is null ? [] : [.. _groupPositions.Keys];
+            _groupPositions = null;
+            return groups;
+        }
+    }
+
+    /// <summary>Groups this socket is a local member of, the broadcast group aside.</summary>
+    public int GroupCount
+    {
+        get
+        {
+            lock (_outbox)
+            {
+                return _groupPositions?.Count ?? 0;
+            }
+        }
+    }
+
+    private void Enqueue(Outbound item)
+    {
+        if (!TryEnqueue(item, waitForRoom: false, out _) && _closeCode < 0)
         {
             ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "send backlog exceeded");
             RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
@@ -157,8 +224,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Sets what the first send is: the welcome (none when null) and the replay, after which delivery goes on from
-    /// <paramref name="lastSentSeq"/>. Before <see cref="RunAsync"/>: whatever is delivered meanwhile waits behind it.
+    /// Sets what the first send is: the welcome (none when null) and the replay (direct messages, then each group's),
+    /// after which delivery goes on from <paramref name="lastSentSeq"/>, and each group's after its position given to
+    /// <see cref="StartGroup"/>. Before <see cref="RunAsync"/>: whatever is delivered meanwhile waits behind it.
     /// </summary>
     public void Open(Welcome? welcome, IReadOnlyList<LogEntry> replay, long lastSentSeq)
     {
@@ -260,8 +328,11 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>An item of the outbox: a ready frame, a log entry to deliver in seq order, or a seq restart.</summary>
-    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false);
+    /// <summary>
+    /// An item of the outbox: a ready frame; a log entry to deliver in seq order (a group's in gseq order, with its
+    /// frame when the node rendered it); a group catch-up up to the entry's gseq; or a seq restart.
+    /// </summary>
+    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false, bool CatchUp = false);
 
     /// <summary>What the first pump sends before the outbox: the welcome (unless none is due) and the replay.</summary>
     private sealed record Opening(Welcome? Welcome, IReadOnlyList<LogEntry> Replay);

@@ -1,16 +1,24 @@
 using Microsoft.AspNetCore.Http;
+using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Protocol;
 
 namespace ServerlessWs.App.Connections;
 
-/// <summary>The validated query string of <c>GET /ws</c> (PROTOCOL.md §1, §5a).</summary>
-internal sealed record ConnectRequest(string? ClientId, string? ResumeToken, long? LastSeq)
+/// <summary>The validated query string of <c>GET /ws</c> (docs/protocol.md §1, §5a, §5b).</summary>
+/// <param name="Since">The group positions a resume names (<c>since=&lt;group&gt;:&lt;gseq&gt;</c>), by group.</param>
+internal sealed record ConnectRequest(string? ClientId, string? ResumeToken, long? LastSeq, IReadOnlyDictionary<string, long>? Since = null)
 {
-    // lastSeq is [0-9]{1,15}: small enough for a long, no sign, no spaces, no exponent.
+    // lastSeq and a since's gseq are [0-9]{1,15}: small enough for a long, no sign, no spaces, no exponent.
     private const int MaxLastSeqDigits = 15;
 
+    /// <summary>
+    /// How many <c>since</c> a connect may carry: one per group a session may have (<see cref="WsOptions.MaxGroupsPerClient"/>)
+    /// plus the broadcast group. More is malformed, so the query's cost stays bounded.
+    /// </summary>
+    public static int MaxSince(WsOptions options) => options.MaxGroupsPerClient + 1;
+
     /// <summary>Parses the query; <paramref name="error"/> says why it is malformed (answered with 400).</summary>
-    public static ConnectRequest? TryParse(IQueryCollection query, out string? error)
+    public static ConnectRequest? TryParse(IQueryCollection query, WsOptions options, out string? error)
     {
         error = null;
         var clientId = Single(query, "clientId", ref error);
@@ -29,19 +37,88 @@ internal sealed record ConnectRequest(string? ClientId, string? ResumeToken, lon
             return null;
         }
 
+        if (clientId is not null && Identifiers.IsReserved(clientId))
+        {
+            error = $"clientId '{clientId}' is reserved.";
+            return null;
+        }
+
         long? lastSeq = null;
         if (lastSeqText is not null)
         {
-            if (lastSeqText.Length is 0 or > MaxLastSeqDigits || !lastSeqText.All(char.IsAsciiDigit))
+            if (ParsePosition(lastSeqText) is not { } parsed)
             {
                 error = "lastSeq must be a non-negative integer of at most 15 digits.";
                 return null;
             }
 
-            lastSeq = long.Parse(lastSeqText, System.Globalization.CultureInfo.InvariantCulture);
+            lastSeq = parsed;
         }
 
-        return new ConnectRequest(clientId, string.IsNullOrEmpty(resumeToken) ? null : resumeToken, lastSeq);
+        var since = ParseSince(query, options, ref error);
+        if (error is not null)
+        {
+            return null;
+        }
+
+        return new ConnectRequest(clientId, string.IsNullOrEmpty(resumeToken) ? null : resumeToken, lastSeq, since);
+    }
+
+    /// <summary>
+    /// <c>since=&lt;group&gt;:&lt;gseq&gt;</c>, the one parameter that may repeat: split at the last <c>:</c> (group
+    /// names may hold colons), a group (or <c>*</c>) at most once, a gseq like <c>lastSeq</c>.
+    /// </summary>
+    private static Dictionary<string, long>? ParseSince(IQueryCollection query, WsOptions options, ref string? error)
+    {
+        if (!query.TryGetValue("since", out var values))
+        {
+            return null;
+        }
+
+        if (values.Count > MaxSince(options))
+        {
+            error = $"since may appear at most {MaxSince(options)} times.";
+            return null;
+        }
+
+        var since = new Dictionary<string, long>(values.Count, StringComparer.Ordinal);
+        foreach (var value in values)
+        {
+            var colon = value?.LastIndexOf(':') ?? -1;
+            if (colon <= 0
+                || !Groups.IsNameOrBroadcast(value.AsSpan(0, colon))
+                || ParsePosition(value.AsSpan(colon + 1)) is not { } gseq)
+            {
+                error = "since must be <group>:<gseq>, a group of 1-128 characters of [A-Za-z0-9._:-] (or *) and a non-negative integer of at most 15 digits.";
+                return null;
+            }
+
+            if (!since.TryAdd(value![..colon], gseq))
+            {
+                error = "since may name each group once.";
+                return null;
+            }
+        }
+
+        return since;
+    }
+
+    private static long? ParsePosition(ReadOnlySpan<char> text)
+    {
+        if (text.Length is 0 or > MaxLastSeqDigits)
+        {
+            return null;
+        }
+
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return null;
+            }
+        }
+
+        return long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static string? Single(IQueryCollection query, string name, ref string? error)

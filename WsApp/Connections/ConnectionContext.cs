@@ -13,4 +13,5 @@ internal sealed record ConnectionContext(
     MessageRouter Router,
     TimeProvider Time,
     ILogger Logger,
+    LocalGroups Groups,
     Func<ClientConnection, Task> Ended);

@@ -10,6 +10,7 @@ internal sealed partial class WebSocketsManager
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         _subscription = await _bus.SubscribeAsync(ServerId, this, cancellationToken);
+        await _groups.StartAsync();
         var interval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
         _heartbeatTimer = _context.Time.CreateTimer(_ => SweepHeartbeats(), null, interval, interval);
         _connectionsGauge = WsMetrics.TrackConnections(ServerId, () => _connections.Count);
@@ -101,5 +102,7 @@ internal sealed partial class WebSocketsManager
         {
             await _subscription.DisposeAsync();
         }
+
+        await _groups.StopAsync();
     }
 }

@@ -34,6 +34,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private readonly ConnectionContext _context;
     private readonly ILogger<WebSocketsManager> _logger;
     private readonly ClientAuthentication _auth;
+    private readonly LocalGroups _groups;
 
     // System.Threading.RateLimiting directly (the library ASP.NET Core's rate limiting middleware is built on),
     // not the middleware: the contract answers 403 for a bad origin before 429, and middleware would run first.
@@ -58,7 +59,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         _bus = bus;
         _options = options.Value;
         _logger = logger;
-        _context = new ConnectionContext(_options, store, router, time, logger, EndedAsync);
+        _groups = new LocalGroups(store, bus, () => _connections.Values, logger);
+        _context = new ConnectionContext(_options, store, router, time, logger, _groups, EndedAsync);
         if (_options.ConnectsPerSecondPerAddress > 0)
         {
             _connectLimiter = CreateConnectLimiter(_options.ConnectsPerSecondPerAddress);
@@ -71,6 +73,9 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     public int ConnectionCount => _connections.Count;
 
     public bool IsDraining => _draining;
+
+    /// <summary>Groups this node hears now, the broadcast group included.</summary>
+    internal int LocalGroupCount => _groups.Count;
 
     /// <summary>
     /// Handles <c>GET /ws</c> that reaches the HTTP pipeline (a later request on a keep-alive connection, HTTP/2):
@@ -137,10 +142,15 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
     }
 
-    /// <summary>The upgrade failed: releases the admission's claim and connection slot.</summary>
+    /// <summary>The upgrade failed: releases the admission's claim, its hold on its groups and its connection slot.</summary>
     internal async Task AbandonAsync(Admission admission)
     {
         _pending.Close(admission.Window);
+        foreach (var group in admission.Groups)
+        {
+            _groups.Release(group.Group);
+        }
+
         try
         {
             await ReleaseAsync(admission.ClientId, admission.Claim.Epoch);
@@ -182,7 +192,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             }
         }
 
-        var parsed = ConnectRequest.TryParse(http.Request.Query, out var error);
+        var parsed = ConnectRequest.TryParse(http.Request.Query, _options, out var error);
         if (parsed is null)
         {
             await RefuseAsync(http, StatusCodes.Status400BadRequest, error!);
@@ -236,7 +246,78 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             await _bus.KickAsync(previous, clientId, claim.Epoch - 1, CloseCodes.TakenOver, CancellationToken.None);
         }
 
-        return new Admission(clientId, claim, request, window);
+        PreparedGroup[] groups;
+        try
+        {
+            groups = await PrepareGroupsAsync(claim, request);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _pending.Close(window);
+            await ReleaseAsync(clientId, claim.Epoch);
+            ConnectionLog.StoreUnavailable(_logger, "groups", clientId, e);
+            await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
+            return null;
+        }
+
+        return new Admission(clientId, claim, request, window, groups);
+    }
+
+    /// <summary>
+    /// Where delivery of each of the session's groups starts (docs/protocol.md §5b), the broadcast group included:
+    /// after the position a resume names with <c>since</c>, replaying the group's log from there; else at the group's
+    /// current position. The node hears each group before its position is read, and holds a reference to each until
+    /// the connection is opened (or abandoned).
+    /// </summary>
+    private async Task<PreparedGroup[]> PrepareGroupsAsync(ClaimResult claim, ConnectRequest request)
+    {
+        var resumed = claim.Status == ClaimStatus.Resumed;
+        var names = claim.Groups.Append(Groups.Broadcast).ToArray();
+        var prepared = new Task<PreparedGroup>[names.Length];
+        for (var i = 0; i < names.Length; i++)
+        {
+            prepared[i] = PrepareGroupAsync(names[i], resumed && request.Since?.TryGetValue(names[i], out var after) == true ? after : null);
+        }
+
+        try
+        {
+            return await Task.WhenAll(prepared);
+        }
+        catch
+        {
+            foreach (var task in prepared)
+            {
+                if (task.IsCompletedSuccessfully)
+                {
+                    _groups.Release(task.Result.Group);
+                }
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<PreparedGroup> PrepareGroupAsync(string group, long? since)
+    {
+        var current = await _groups.AcquireAsync(group);
+        if (since is not { } after)
+        {
+            return new PreparedGroup(group, current, [], Recovered: true);
+        }
+
+        try
+        {
+            var read = await _store.ReadGroupLogAsync(group, after, CancellationToken.None);
+            // A position past the group's counter means the group's log was lost: nothing to replay, and delivery
+            // starts at the counter the welcome reports.
+            IReadOnlyList<LogEntry> replay = after > read.LastGseq ? [] : read.Entries;
+            return new PreparedGroup(group, read.LastGseq, replay, read.IsCompleteAfter(after));
+        }
+        catch
+        {
+            _groups.Release(group);
+            throw;
+        }
     }
 
     /// <summary>
@@ -247,12 +328,18 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// </summary>
     internal ClientConnection Open(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
     {
-        var (clientId, claim, request, window) = admission;
+        var (clientId, claim, request, window, _) = admission;
         var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
         var resumed = claim.Status == ClaimStatus.Resumed;
         var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
         var log = claim.Log;
-        var replay = afterSeq > log.LastSeq ? [] : log.Entries;
+        IReadOnlyList<LogEntry> replay = afterSeq > log.LastSeq ? [] : log.Entries;
+        var groups = admission.Groups;
+        if (groups.Any(g => g.Replay.Count > 0))
+        {
+            replay = [.. replay, .. groups.SelectMany(g => g.Replay)];
+        }
+
         var welcome = new Welcome(
             clientId,
             claim.ResumeToken,
@@ -260,16 +347,28 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             _options.HeartbeatSeconds,
             resumed,
             replay.Count,
-            Recovered: !resumed || log.IsCompleteAfter(afterSeq));
+            Recovered: !resumed || (log.IsCompleteAfter(afterSeq) && groups.All(g => g.Recovered)),
+            [.. groups.Select(g => new WelcomeGroup(g.Group, g.Gseq, g.Recovered))]);
         WsMetrics.Connects.Add(1, new KeyValuePair<string, object?>("resumed", resumed));
         ConnectionLog.Connected(_logger, clientId, ServerId, claim.Epoch, resumed, replay.Count);
 
-        // Everything up to the counter at claim time is either replayed now, already seen, or lost for good.
+        // Everything up to the counter at claim time is either replayed now, already seen, or lost for good; so for
+        // each group up to the position the welcome reports.
         connection.Open(welcome, replay, log.LastSeq);
+        foreach (var group in groups)
+        {
+            connection.StartGroup(group.Group, group.Gseq);
+        }
 
         // Registered before the window closes: what rings from now on finds the connection in the map; what rang
-        // since the claim was held. An entry both replayed and held is dropped by seq in the send pump.
+        // since the claim was held. An entry both replayed and held is dropped by seq in the send pump. Attached to
+        // its groups after that: what the node delivered of a group meanwhile is caught up.
         Register(connection);
+        foreach (var group in groups)
+        {
+            _groups.Attach(group.Group, connection, group.Gseq);
+        }
+
         var held = _pending.Close(window);
         foreach (var entry in held.Entries)
         {
@@ -289,6 +388,11 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private async Task EndedAsync(ClientConnection connection)
     {
         _connections.TryRemove(KeyValuePair.Create(connection.ClientId, connection));
+        foreach (var group in connection.StopAllGroups())
+        {
+            _groups.Detach(group, connection);
+        }
+
         WsMetrics.Disconnects.Add(1, new KeyValuePair<string, object?>("close_code", connection.EndReason));
         ConnectionLog.Disconnected(_logger, connection.ClientId, connection.EndReason);
         try
@@ -421,8 +525,14 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         return TypedResults.Problem(statusCode: statusCode, title: reason).ExecuteAsync(http);
     }
 
-    /// <summary>A connect that passed every check and holds its claim, waiting for its upgrade.</summary>
-    internal sealed record Admission(string ClientId, ClaimResult Claim, ConnectRequest Request, PendingClaims.Window Window);
+    /// <summary>A connect that passed every check and holds its claim and its groups, waiting for its upgrade.</summary>
+    internal sealed record Admission(string ClientId, ClaimResult Claim, ConnectRequest Request, PendingClaims.Window Window, PreparedGroup[] Groups);
+
+    /// <summary>Where delivery of one of a connect's groups starts: after <paramref name="Gseq"/>, once <paramref name="Replay"/> is sent.</summary>
+    internal sealed record PreparedGroup(string Group, long Gseq, IReadOnlyList<LogEntry> Replay, bool Recovered);
+
+    /// <summary>After the subscription connection came back: each group's doorbells missed meanwhile are read from its log.</summary>
+    public Task CatchUpGroupsAsync() => _groups.CatchUpAsync();
 
     private static PartitionedRateLimiter<string> CreateConnectLimiter(int perSecond) =>
         PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(

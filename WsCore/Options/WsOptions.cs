@@ -58,6 +58,13 @@ public sealed class WsOptions
     public int ConnectsPerSecondPerAddress { get; set; }
 
     /// <summary>
+    /// Groups one client id may belong to at once; a <c>join</c> beyond it is answered <c>error</c> <c>not-allowed</c>.
+    /// It also bounds the <c>since</c> parameters of a connect and a node's per-connection group state.
+    /// </summary>
+    [Range(1, 10_000, ErrorMessage = "Ws:MaxGroupsPerClient must be between 1 and 10000.")]
+    public int MaxGroupsPerClient { get; set; } = 100;
+
+    /// <summary>
     /// Frames waiting to be written to one client. A client that lets more pile up is not reading: it is closed with
     /// 1008 (its messages stay in the log for a resume), so it can neither stall others nor grow memory.
     /// </summary>

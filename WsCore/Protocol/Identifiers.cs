@@ -8,6 +8,16 @@ public static class Identifiers
 {
     public const int MaxLength = 128;
 
+    /// <summary>
+    /// The sender of what the admin API sends. Reserved: no client may connect as it (in any letter case), so a
+    /// message <c>from: "admin"</c> can only come from the admin API (which also marks it <c>admin: true</c>).
+    /// </summary>
+    public const string AdminSender = "admin";
+
+    /// <summary>Whether <paramref name="clientId"/> is an id the system itself uses, refused to clients.</summary>
+    public static bool IsReserved(ReadOnlySpan<char> clientId) =>
+        clientId.Equals(AdminSender, StringComparison.OrdinalIgnoreCase);
+
     public static bool IsValid(ReadOnlySpan<char> value)
     {
         if (value.IsEmpty || value.Length > MaxLength)

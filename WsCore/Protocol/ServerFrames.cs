@@ -5,7 +5,7 @@ using ServerlessWs.Core.Sessions;
 namespace ServerlessWs.Core.Protocol;
 
 /// <summary>
-/// Writes the server-to-client frames of PROTOCOL.md §2 as UTF-8 JSON. Client-supplied <c>data</c> and <c>id</c>
+/// Writes the server-to-client frames of docs/protocol.md §2 as UTF-8 JSON. Client-supplied <c>data</c> and <c>id</c>
 /// are written raw: they were validated as JSON on the way in and are echoed byte for byte.
 /// </summary>
 public static class ServerFrames
@@ -22,23 +22,59 @@ public static class ServerFrames
         json.WriteBoolean("resumed"u8, welcome.Resumed);
         json.WriteNumber("replayed"u8, welcome.Replayed);
         json.WriteBoolean("recovered"u8, welcome.Recovered);
+        json.WriteStartObject("groups"u8);
+        foreach (var group in welcome.Groups)
+        {
+            json.WriteStartObject(group.Group);
+            json.WriteNumber("gseq"u8, group.Gseq);
+            json.WriteBoolean("recovered"u8, group.Recovered);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
         json.WriteEndObject();
     }
 
+    /// <summary>
+    /// A direct message carries the recipient's <c>seq</c>; a group message its group and <c>gseq</c> (§5b). What the
+    /// admin API sent is marked <c>admin: true</c>, which no client can cause (the id <c>admin</c> is reserved).
+    /// </summary>
     public static void WriteMessage(IBufferWriter<byte> output, LogEntry message)
     {
         using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteString("type"u8, "message"u8);
         json.WriteString("from"u8, message.From);
-        json.WriteNumber("seq"u8, message.Seq);
-        json.WritePropertyName("data"u8);
-        json.WriteRawValue(message.Data.Span, skipInputValidation: true);
-        if (message.Group is not null)
+        if (message.From == Identifiers.AdminSender)
         {
-            json.WriteString("group"u8, message.Group);
+            json.WriteBoolean("admin"u8, true);
         }
 
+        if (message.Group is null)
+        {
+            json.WriteNumber("seq"u8, message.Seq);
+        }
+        else
+        {
+            json.WriteString("group"u8, message.Group);
+            json.WriteNumber("gseq"u8, message.Seq);
+        }
+
+        json.WritePropertyName("data"u8);
+        json.WriteRawValue(message.Data.Span, skipInputValidation: true);
+        json.WriteEndObject();
+    }
+
+    /// <summary>The answer to a <c>join</c> with an <c>id</c>: <c>ok</c>, with the group and its gseq at the join (§5b).</summary>
+    public static void WriteJoinAck(IBufferWriter<byte> output, ReadOnlySpan<byte> id, string group, long gseq)
+    {
+        using var json = new Utf8JsonWriter(output);
+        json.WriteStartObject();
+        json.WriteString("type"u8, "ack"u8);
+        WriteId(json, id);
+        json.WriteString("status"u8, AckStatus.Ok);
+        json.WriteString("group"u8, group);
+        json.WriteNumber("gseq"u8, gseq);
         json.WriteEndObject();
     }
 
@@ -95,4 +131,8 @@ public readonly record struct Welcome(
     int HeartbeatSeconds,
     bool Resumed,
     int Replayed,
-    bool Recovered);
+    bool Recovered,
+    IReadOnlyList<WelcomeGroup> Groups);
+
+/// <summary>One entry of a welcome's <c>groups</c>: delivery of the group starts after <paramref name="Gseq"/>; <paramref name="Recovered"/> is false when messages the client asked for are no longer in the group's log.</summary>
+public readonly record struct WelcomeGroup(string Group, long Gseq, bool Recovered);

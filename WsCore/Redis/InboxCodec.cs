@@ -8,6 +8,7 @@ namespace ServerlessWs.Core.Redis;
 /// The payload of a server's inbox channel: a compact binary form, one command per message.
 /// <code>
 /// deliver: 'D' | clientId | seq:i64 | appendedAtMs:i64 | from | group | traceparent | data (the rest)
+///          (a group's doorbell is a deliver whose clientId is the group and whose seq is the gseq)
 /// kick:    'K' | clientId | maxEpoch:i64 | closeCode:i32
 /// </code>
 /// Strings are a big-endian u16 byte length and UTF-8; length 0xFFFF means none.
@@ -45,6 +46,16 @@ public static class InboxCodec
         BinaryPrimitives.WriteInt64BigEndian(span[at..], maxEpoch);
         BinaryPrimitives.WriteInt32BigEndian(span[(at + 8)..], closeCode);
         return buffer;
+    }
+
+    /// <summary>A group's doorbell: a deliver command addressed to the group, carrying the group's entry (gseq in the seq field).</summary>
+    public static byte[] EncodeGroupEntry(LogEntry entry) => EncodeDeliver(entry.Group!, entry);
+
+    /// <summary>Decodes a group's doorbell; null for a payload it cannot read.</summary>
+    public static LogEntry? DecodeGroupEntry(ReadOnlyMemory<byte> payload)
+    {
+        var decoded = new EntryCatcher();
+        return Dispatch(payload, decoded) ? decoded.Entry : null;
     }
 
     /// <summary>Decodes one command and hands it to <paramref name="inbox"/>; false for a payload it cannot read.</summary>
@@ -111,5 +122,17 @@ public static class InboxCodec
         var value = Encoding.UTF8.GetString(span.Slice(at, length));
         at += length;
         return value;
+    }
+
+    /// <summary>Keeps the entry of a decoded deliver command (a group doorbell is never a kick).</summary>
+    private sealed class EntryCatcher : Routing.INodeInbox
+    {
+        public LogEntry? Entry { get; private set; }
+
+        public void OnDeliver(string clientId, LogEntry entry) => Entry = entry;
+
+        public void OnKick(string clientId, long maxEpoch, int closeCode)
+        {
+        }
     }
 }

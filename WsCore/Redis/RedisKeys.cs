@@ -19,8 +19,21 @@ public static class RedisKeys
     /// <summary>Set of the groups the client joined, kept across resumes. Slot of <c>{c:id}</c>.</summary>
     public static RedisKey ClientGroups(string clientId) => $"ws:{{c:{clientId}}}:groups";
 
-    /// <summary>Set of the client ids in a group (may hold lapsed ids; a send checks the client's own set). Slot of <c>{g:group}</c>.</summary>
+    /// <summary>Set of the client ids in a group (may hold lapsed ids): a group send counts it to answer <c>unknown</c> when the sender is alone. Slot of <c>{g:group}</c>.</summary>
     public static RedisKey GroupMembers(string group) => $"ws:{{g:{group}}}:members";
+
+    /// <summary>
+    /// Integer: the group's counter, the gseq of its newest message (contract v2). Kept without a TTL so gseq never
+    /// goes backwards while anyone may hold a position in the group. Slot of <c>{g:group}</c>.
+    /// </summary>
+    public static RedisKey GroupSeq(string group) => $"ws:{{g:{group}}}:gseq";
+
+    /// <summary>
+    /// Stream of the group's messages, one entry per message whatever the member count, entry id <c>gseq-0</c>,
+    /// fields <c>f</c> (from), <c>d</c> (data), <c>t</c> (appended, ms); bounded by <c>Ws:LogMaxMessages</c> and
+    /// expiring <c>Ws:LogMaxAgeSeconds</c> after its last append. Slot of <c>{g:group}</c>.
+    /// </summary>
+    public static RedisKey GroupLog(string group) => $"ws:{{g:{group}}}:log";
 
     /// <summary>String with a TTL of <c>Ws:LeaseSeconds</c>: the server is alive while it exists. Slot of <c>{s:id}</c>.</summary>
     public static RedisKey Lease(string serverId) => $"ws:{{s:{serverId}}}:lease";
@@ -54,6 +67,14 @@ public static class RedisKeys
     /// Channel of one server's commands (deliver, kick), payload <see cref="InboxCodec"/>. Sharded on a cluster, so
     /// it is served by the shard of <c>{s:id}</c> and not broadcast to every node.
     /// </summary>
+    /// <summary>
+    /// Channel of a group's doorbells, payload <see cref="InboxCodec"/> (a deliver of the group entry): the nodes
+    /// that hold members of the group subscribe to it, so one publish reaches each such node once, whatever the
+    /// member count. Sharded on a cluster, served by the shard of <c>{g:group}</c>.
+    /// </summary>
+    public static RedisChannel GroupBell(string group, bool sharded) =>
+        sharded ? RedisChannel.Sharded($"ws:{{g:{group}}}:bell") : RedisChannel.Literal($"ws:{{g:{group}}}:bell");
+
     public static RedisChannel Inbox(string serverId, bool sharded) =>
         sharded ? RedisChannel.Sharded($"ws:{{s:{serverId}}}:inbox") : RedisChannel.Literal($"ws:{{s:{serverId}}}:inbox");
 }

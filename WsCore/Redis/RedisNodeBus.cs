@@ -23,6 +23,27 @@ public sealed class RedisNodeBus(IConnectionMultiplexer redis, IOptions<RedisOpt
     public async ValueTask KickAsync(string serverId, string clientId, long maxEpoch, int closeCode, CancellationToken cancellationToken) =>
         await redis.GetSubscriber().PublishAsync(Inbox(serverId), InboxCodec.EncodeKick(clientId, maxEpoch, closeCode));
 
+    public async ValueTask RingGroupAsync(LogEntry entry, CancellationToken cancellationToken) =>
+        await redis.GetSubscriber().PublishAsync(RedisKeys.GroupBell(entry.Group!, _sharded.Value), InboxCodec.EncodeGroupEntry(entry));
+
+    public async ValueTask<IAsyncDisposable> SubscribeGroupAsync(string group, Func<LogEntry, Task> onEntry, CancellationToken cancellationToken)
+    {
+        // One queue per group: its doorbells are handled one at a time, in publish order; other groups go on meanwhile.
+        var queue = await SubscribeWhenConnectedAsync(RedisKeys.GroupBell(group, _sharded.Value), cancellationToken);
+        queue.OnMessage(async message =>
+        {
+            if (InboxCodec.DecodeGroupEntry((byte[])message.Message!) is { } entry)
+            {
+                await onEntry(entry);
+            }
+            else
+            {
+                RedisLog.BadInboxMessage(logger, group);
+            }
+        });
+        return new Subscription(queue);
+    }
+
     public async ValueTask<IAsyncDisposable> SubscribeAsync(string serverId, INodeInbox inbox, CancellationToken cancellationToken)
     {
         // A queue, not a handler: messages of one channel are handled one at a time, in publish order.

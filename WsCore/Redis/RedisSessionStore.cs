@@ -36,10 +36,13 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
         var epoch = (long)result[1];
         var previous = (string?)result[3];
-        var log = new LogRead(ParseEntries((RedisResult[])result[4]!), (long)result[2], epoch);
+        var log = new LogRead(ParseEntries((RedisResult[])result[4]!, group: null), (long)result[2], epoch);
         var claim = status == 1
             ? new ClaimResult(ClaimStatus.Created, epoch, token, tokenHash, log, null)
-            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, presentedHash!, log, string.IsNullOrEmpty(previous) ? null : previous);
+            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, presentedHash!, log, string.IsNullOrEmpty(previous) ? null : previous)
+            {
+                Groups = ((RedisResult[])result[5]!).Select(g => (string)g!).ToArray(),
+            };
 
         AddEvent(claim.PreviousServer is null ? "claimed" : "takeover", clientId, serverId, epoch, claim.PreviousServer);
         return claim;
@@ -75,7 +78,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         var result = (RedisResult[])(await SessionScripts.Append.EvaluateAsync(
             Db,
             ClientKeys(clientId),
-            [message.From, message.Group ?? string.Empty, message.Data, now, _options.LogMaxMessages]))!;
+            [message.From, message.Data, now, _options.LogMaxMessages]))!;
 
         var state = (int)result[0];
         if (state == 0)
@@ -83,7 +86,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
             return new AppendResult(RecipientState.Unknown, null, null, 0);
         }
 
-        var entry = new LogEntry((long)result[1], message.From, message.Group, message.Data, now);
+        var entry = new LogEntry((long)result[1], message.From, null, message.Data, now);
         return state == 1
             ? new AppendResult(RecipientState.Disconnected, entry, null, 0)
             : new AppendResult(RecipientState.Connected, entry, (string?)result[2], (long)result[3]);
@@ -93,17 +96,21 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     {
         var result = (RedisResult[])(await SessionScripts.Read.EvaluateAsync(
             Db, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [FirstIdAfter(afterSeq)]))!;
-        return new LogRead(ParseEntries((RedisResult[])result[2]!), (long)result[0], (long)result[1]);
+        return new LogRead(ParseEntries((RedisResult[])result[2]!, group: null), (long)result[0], (long)result[1]);
     }
 
-    public async ValueTask JoinAsync(string clientId, string group, CancellationToken cancellationToken)
+    public async ValueTask<GroupJoin> JoinAsync(string clientId, string group, CancellationToken cancellationToken)
     {
-        // The client's own set (its slot) is the truth; the group's member set (another slot) is the index a
-        // group send walks, and a send re-checks the client's set, so a lapsed index entry is harmless.
-        if ((int)await SessionScripts.Join.EvaluateAsync(Db, ClientKeys(clientId), [group]) == 1)
+        // The client's own set (its slot) is the truth that resumes read; the group's member set (another slot)
+        // is what a group send counts. The client's set is written first: a member is never in the group's set
+        // without being in its own.
+        var joined = (int)await SessionScripts.Join.EvaluateAsync(Db, ClientKeys(clientId), [group, _options.MaxGroupsPerClient]);
+        if (joined != 1)
         {
-            await Db.SetAddAsync(RedisKeys.GroupMembers(group), clientId);
+            return new GroupJoin(joined == 0 ? GroupJoinStatus.UnknownClient : GroupJoinStatus.TooManyGroups, 0);
         }
+
+        return new GroupJoin(GroupJoinStatus.Joined, (long)await SessionScripts.GroupJoin.EvaluateAsync(Db, GroupKeys(group), [clientId]));
     }
 
     public async ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken)
@@ -112,10 +119,26 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         await Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group);
     }
 
-    public async ValueTask<IReadOnlyCollection<string>> GetGroupMembersAsync(string group, CancellationToken cancellationToken)
+    public async ValueTask<GroupAppendResult> AppendToGroupAsync(string group, OutboundMessage message, CancellationToken cancellationToken)
     {
-        var members = await Db.SetMembersAsync(RedisKeys.GroupMembers(group));
-        return members.Select(m => (string)m!).ToArray();
+        var now = NowMs();
+        var result = (RedisResult[])(await SessionScripts.GroupAppend.EvaluateAsync(
+            Db,
+            GroupKeys(group),
+            [message.From, message.Data, now, _options.LogMaxMessages, _options.LogMaxAgeSeconds * 1000L, group == Protocol.Groups.Broadcast ? "1" : "0"]))!;
+        if (result.Length == 1)
+        {
+            return new GroupAppendResult(null, 0);
+        }
+
+        return new GroupAppendResult(new LogEntry((long)result[0], message.From, group, message.Data, now), (long)result[1]);
+    }
+
+    public async ValueTask<GroupLogRead> ReadGroupLogAsync(string group, long afterGseq, CancellationToken cancellationToken)
+    {
+        var result = (RedisResult[])(await SessionScripts.GroupRead.EvaluateAsync(
+            Db, [RedisKeys.GroupSeq(group), RedisKeys.GroupLog(group)], [FirstIdAfter(afterGseq)]))!;
+        return new GroupLogRead(ParseEntries((RedisResult[])result[1]!, group), (long)result[0]);
     }
 
     public async ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken)
@@ -145,16 +168,20 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     private static RedisKey[] ClientKeys(string clientId) =>
         [RedisKeys.Owner(clientId), RedisKeys.Log(clientId), RedisKeys.ClientGroups(clientId)];
 
+    private static RedisKey[] GroupKeys(string group) =>
+        [RedisKeys.GroupMembers(group), RedisKeys.GroupSeq(group), RedisKeys.GroupLog(group)];
+
     /// <summary>The stream id of the entry after <paramref name="seq"/> (entries are appended with id <c>seq-0</c>).</summary>
     private static string FirstIdAfter(long seq) => string.Create(CultureInfo.InvariantCulture, $"{seq + 1}-0");
 
-    private List<LogEntry> ParseEntries(RedisResult[] raw)
+    /// <summary>Log entries as read; <paramref name="group"/> names the group of a group's log (its entries do not repeat it).</summary>
+    private List<LogEntry> ParseEntries(RedisResult[] raw, string? group)
     {
         var oldest = NowMs() - (_options.LogMaxAgeSeconds * 1000L);
         var entries = new List<LogEntry>(raw.Length);
         foreach (var item in raw)
         {
-            var entry = ParseEntry((RedisResult[])item!);
+            var entry = ParseEntry((RedisResult[])item!, group);
             // The log's age bound is applied on read: the stream is already bounded by length.
             if (entry.AppendedAtMs >= oldest)
             {
@@ -165,13 +192,12 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         return entries;
     }
 
-    private static LogEntry ParseEntry(RedisResult[] raw)
+    private static LogEntry ParseEntry(RedisResult[] raw, string? group)
     {
         var id = (string)raw[0]!;
         var seq = long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
         var fields = (RedisResult[])raw[1]!;
         string from = string.Empty;
-        string? group = null;
         byte[] data = [];
         long appendedAt = 0;
         for (var i = 0; i + 1 < fields.Length; i += 2)
@@ -179,7 +205,6 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
             switch ((string?)fields[i])
             {
                 case "f": from = (string)fields[i + 1]!; break;
-                case "g": group = (string?)fields[i + 1]; break;
                 case "d": data = (byte[])fields[i + 1]!; break;
                 case "t": appendedAt = (long)fields[i + 1]; break;
             }

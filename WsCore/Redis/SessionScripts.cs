@@ -9,8 +9,9 @@ internal static class SessionScripts
 {
     /// <summary>
     /// ARGV: presented token hash (may be empty), new token hash, server, now (ms), first stream id to replay.
-    /// Returns {0} refused, {1, epoch, 0, '', {}} created, {2, epoch, seq, previousServer, entries} resumed, where
-    /// entries are the log's from that id on: a resume reads its replay in the same step as its claim.
+    /// Returns {0} refused, {1, epoch, 0, '', {}} created, {2, epoch, seq, previousServer, entries, groups} resumed,
+    /// where entries are the log's from that id on and groups the session's: a resume reads its replay in the same
+    /// step as its claim.
     /// The epoch is the larger of the stored one plus one and Redis's clock in microseconds, so it grows on every
     /// claim and a claim made after the data was lost still beats every claim made before.
     /// </summary>
@@ -32,7 +33,8 @@ internal static class SessionScripts
           redis.call('PERSIST', KEYS[1])
           redis.call('PERSIST', KEYS[2])
           redis.call('PERSIST', KEYS[3])
-          return {2, epoch, tonumber(redis.call('HGET', KEYS[1], 'seq')), previous, redis.call('XRANGE', KEYS[2], ARGV[5], '+')}
+          return {2, epoch, tonumber(redis.call('HGET', KEYS[1], 'seq')), previous, redis.call('XRANGE', KEYS[2], ARGV[5], '+'),
+            redis.call('SMEMBERS', KEYS[3])}
         end
         redis.call('DEL', KEYS[2], KEYS[3])
         redis.call('HSET', KEYS[1], 'server', ARGV[3], 'epoch', string.format('%.0f', clock), 'connectedAt', ARGV[4],
@@ -65,20 +67,14 @@ internal static class SessionScripts
         """);
 
     /// <summary>
-    /// ARGV: from, group (empty for a direct send), data, now (ms), log length.
-    /// Returns {0} unknown (or no longer in that group), {1, seq} disconnected, {2, seq, server, epoch} connected.
+    /// A direct message. ARGV: from, data, now (ms), log length.
+    /// Returns {0} unknown, {1, seq} disconnected, {2, seq, server, epoch} connected.
     /// </summary>
     public static readonly RedisScript Append = new("""
         local server = redis.call('HGET', KEYS[1], 'server')
         if not server then return {0} end
-        if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {0} end
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-        local id = string.format('%.0f', seq) .. '-0'
-        if ARGV[2] == '' then
-          redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], id, 'f', ARGV[1], 'd', ARGV[3], 't', ARGV[4])
-        else
-          redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], id, 'f', ARGV[1], 'd', ARGV[3], 't', ARGV[4], 'g', ARGV[2])
-        end
+        redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], string.format('%.0f', seq) .. '-0', 'f', ARGV[1], 'd', ARGV[2], 't', ARGV[3])
         if server == '' then
           local ttl = redis.call('PTTL', KEYS[1])
           if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
@@ -94,10 +90,14 @@ internal static class SessionScripts
         return {tonumber(meta[1]), tonumber(meta[2]), redis.call('XRANGE', KEYS[2], ARGV[1], '+')}
         """);
 
-    /// <summary>ARGV: group. Adds it to a known client's groups (with the session's TTL if disconnected); 1 when added.</summary>
+    /// <summary>
+    /// ARGV: group, most groups per client. Adds it to a known client's groups (with the session's TTL if
+    /// disconnected); 1 when added (or already there), 0 when the client is unknown, 2 when it is in too many groups.
+    /// </summary>
     public static readonly RedisScript Join = new("""
         local server = redis.call('HGET', KEYS[1], 'server')
         if not server then return 0 end
+        if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[2]) then return 2 end
         redis.call('SADD', KEYS[3], ARGV[1])
         if server == '' then
           local ttl = redis.call('PTTL', KEYS[1])
@@ -123,5 +123,36 @@ internal static class SessionScripts
         redis.call('PERSIST', KEYS[2])
         redis.call('PERSIST', KEYS[3])
         return 1
+        """);
+
+    /// <summary>
+    /// KEYS: the group's members, counter, log (one slot). ARGV: clientId. Adds the member and returns the group's
+    /// gseq: the joined client is owed every message after it.
+    /// </summary>
+    public static readonly RedisScript GroupJoin = new("""
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return tonumber(redis.call('GET', KEYS[2]) or '0')
+        """);
+
+    /// <summary>
+    /// KEYS: the group's members, counter, log (one slot). ARGV: from, data, now (ms), log length, log age (ms),
+    /// '1' for the broadcast group (every connected client is a member; no member set). One message, one entry,
+    /// whatever the member count (contract v2). Returns {0} when no member but the sender, else {gseq, recipients}.
+    /// </summary>
+    public static readonly RedisScript GroupAppend = new("""
+        local recipients = 0
+        if ARGV[6] ~= '1' then
+          recipients = redis.call('SCARD', KEYS[1]) - redis.call('SISMEMBER', KEYS[1], ARGV[1])
+          if recipients <= 0 then return {0} end
+        end
+        local gseq = redis.call('INCR', KEYS[2])
+        redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], string.format('%.0f', gseq) .. '-0', 'f', ARGV[1], 'd', ARGV[2], 't', ARGV[3])
+        redis.call('PEXPIRE', KEYS[3], ARGV[5])
+        return {gseq, recipients}
+        """);
+
+    /// <summary>KEYS: the group's counter, log. ARGV: first stream id to read. Returns {gseq, entries}.</summary>
+    public static readonly RedisScript GroupRead = new("""
+        return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('XRANGE', KEYS[2], ARGV[1], '+')}
         """);
 }

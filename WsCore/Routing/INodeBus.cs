@@ -20,6 +20,19 @@ public interface INodeBus
 
     /// <summary>Starts receiving this server's commands; dispose to stop.</summary>
     ValueTask<IAsyncDisposable> SubscribeAsync(string serverId, INodeInbox inbox, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Rings the nodes that hold members of <paramref name="entry"/>'s group: one doorbell per group message, heard by
+    /// each subscribed node once, whatever the member count (docs/protocol.md §5b).
+    /// </summary>
+    ValueTask RingGroupAsync(LogEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts hearing <paramref name="group"/>'s doorbells; the subscription is in place when the returned task
+    /// completes, so a message appended after that rings it. Dispose to stop. Doorbells may come out of gseq order
+    /// (two senders) or not at all: the listener fills gaps from the group's log.
+    /// </summary>
+    ValueTask<IAsyncDisposable> SubscribeGroupAsync(string group, Func<LogEntry, Task> onEntry, CancellationToken cancellationToken);
 }
 
 /// <summary>What a node does with the commands sent to it.</summary>

@@ -31,38 +31,35 @@ public sealed class MessageRouter(ISessionStore store, INodeBus bus)
     {
         using var activity = WsMetrics.ActivitySource.StartActivity("ws.send", ActivityKind.Producer);
         activity?.SetTag("ws.to", to);
-        var outcome = await AppendAndRingAsync(to, new OutboundMessage(from, null, data), cancellationToken);
+        var outcome = await AppendAndRingAsync(to, new OutboundMessage(from, data), cancellationToken);
         activity?.SetTag("ws.outcome", outcome.ToAckStatus());
         WsMetrics.MessagesRouted.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToAckStatus()));
         return outcome;
     }
 
     /// <summary>
-    /// Appends to the log of every member but the sender. <see cref="SendOutcome.Unknown"/> when there is no such
-    /// member; otherwise <see cref="SendOutcome.Delivered"/>, even when every member is disconnected (PROTOCOL.md §5a).
+    /// One append to the group's own log and one doorbell to the nodes that hold its members (docs/protocol.md §5b),
+    /// whatever the member count; each node fans out to its own sockets. <see cref="SendOutcome.Unknown"/> when the
+    /// group has no member but the sender; otherwise <see cref="SendOutcome.Delivered"/>, even when every member is
+    /// disconnected (the group's log holds it for their resume). <see cref="Groups.Broadcast"/> reaches every
+    /// connected client.
     /// </summary>
-    public async ValueTask<SendOutcome> SendToGroupAsync(string from, string group, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public async ValueTask<GroupSendResult> SendToGroupAsync(string from, string group, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         using var activity = WsMetrics.ActivitySource.StartActivity("ws.send", ActivityKind.Producer);
         activity?.SetTag("ws.group", group);
-        var members = await store.GetGroupMembersAsync(group, cancellationToken);
-        var reached = 0;
-        foreach (var member in members)
+        var appended = await store.AppendToGroupAsync(group, new OutboundMessage(from, data), cancellationToken);
+        var outcome = appended.Entry is null ? SendOutcome.Unknown : SendOutcome.Delivered;
+        if (appended.Entry is { } entry)
         {
-            if (member == from)
-            {
-                continue;
-            }
-
-            if (await AppendAndRingAsync(member, new OutboundMessage(from, group, data), cancellationToken) != SendOutcome.Unknown)
-            {
-                reached++;
-            }
+            Interlocked.Increment(ref _appended);
+            // The doorbell carries the send's trace context, so each node's fan-out joins the same trace.
+            await bus.RingGroupAsync(Activity.Current is { } current ? entry with { TraceParent = current.Id } : entry, cancellationToken);
         }
 
-        var outcome = reached > 0 ? SendOutcome.Delivered : SendOutcome.Unknown;
-        WsMetrics.MessagesRouted.Add(reached > 0 ? reached : 1, new KeyValuePair<string, object?>("outcome", outcome.ToAckStatus()));
-        return outcome;
+        activity?.SetTag("ws.outcome", outcome.ToAckStatus());
+        WsMetrics.MessagesRouted.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToAckStatus()));
+        return new GroupSendResult(outcome, appended.Entry?.Seq ?? 0, appended.Recipients);
     }
 
     private async ValueTask<SendOutcome> AppendAndRingAsync(string to, OutboundMessage message, CancellationToken cancellationToken)
@@ -87,6 +84,11 @@ public sealed class MessageRouter(ISessionStore store, INodeBus bus)
         }
     }
 }
+
+/// <summary>The outcome of a group send.</summary>
+/// <param name="Gseq">The message's gseq when appended, else 0.</param>
+/// <param name="Recipients">Members other than the sender when appended (0 for a broadcast: its members are whoever is connected).</param>
+public readonly record struct GroupSendResult(SendOutcome Outcome, long Gseq, long Recipients);
 
 public static class SendOutcomeExtensions
 {

@@ -1,8 +1,9 @@
 namespace ServerlessWs.Core.Sessions;
 
 /// <summary>
-/// The coordination store: sessions (ownership with epochs), per-client logs and groups. Every method is one
-/// atomic step for one client, so the Redis implementation runs each as one script in that client's hash slot.
+/// The coordination store: sessions (ownership with epochs), per-client logs, and groups with their own logs. Every
+/// step is atomic for one client or one group, so the Redis implementation runs each as one script in that client's
+/// (or group's) hash slot; a join is the one operation that takes a step in each.
 /// Embedded mode uses <see cref="InMemorySessionStore"/>.
 /// </summary>
 public interface ISessionStore
@@ -23,19 +24,32 @@ public interface ISessionStore
     ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Appends to the log of a known client and tells where it is connected; appends nothing for an unknown one, or
-    /// for a group message to a client that is not (or no longer) in that group.
+    /// Appends a direct message to the log of a known client and tells where it is connected; appends nothing for an
+    /// unknown one.
     /// </summary>
     ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken);
 
     /// <summary>Reads the log entries after <paramref name="afterSeq"/>, with the session's seq counter and epoch.</summary>
     ValueTask<LogRead> ReadLogAsync(string clientId, long afterSeq, CancellationToken cancellationToken);
 
-    ValueTask JoinAsync(string clientId, string group, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds a known client to <paramref name="group"/> (membership belongs to the id and survives resumes until the
+    /// session expires) and returns the group's gseq at the time of the join: the member is owed every message after
+    /// it. Nothing changes for an unknown client, nor for one already in <c>Ws:MaxGroupsPerClient</c> other groups.
+    /// </summary>
+    ValueTask<GroupJoin> JoinAsync(string clientId, string group, CancellationToken cancellationToken);
 
     ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken);
 
-    ValueTask<IReadOnlyCollection<string>> GetGroupMembersAsync(string group, CancellationToken cancellationToken);
+    /// <summary>
+    /// Appends one message to <paramref name="group"/>'s own log and assigns its gseq (docs/protocol.md §5b): one step
+    /// whatever the member count. Nothing is appended when the group has no member other than the sender; the
+    /// broadcast group <see cref="Protocol.Groups.Broadcast"/> has every connected client and always appends.
+    /// </summary>
+    ValueTask<GroupAppendResult> AppendToGroupAsync(string group, OutboundMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Reads a group's log after <paramref name="afterGseq"/>, with the group's counter.</summary>
+    ValueTask<GroupLogRead> ReadGroupLogAsync(string group, long afterGseq, CancellationToken cancellationToken);
 
     /// <summary>
     /// After the store was unreachable (or lost its data), re-asserts a claim this server still holds a socket for:

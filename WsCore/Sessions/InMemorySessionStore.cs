@@ -11,7 +11,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly WsOptions _options;
     private readonly ITimer _purgeTimer;
@@ -48,7 +48,10 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
 
             var previous = session.Server;
             Own(session, serverId, now);
-            return ValueTask.FromResult(new ClaimResult(ClaimStatus.Resumed, session.Epoch, resumeToken!, session.TokenHash, Read(session, replayAfterSeq, now), previous));
+            return ValueTask.FromResult(new ClaimResult(ClaimStatus.Resumed, session.Epoch, resumeToken!, session.TokenHash, Read(session, replayAfterSeq, now), previous)
+            {
+                Groups = [.. session.Groups],
+            });
         }
     }
 
@@ -73,13 +76,12 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         {
             var now = _time.GetUtcNow();
             var session = FindLive(clientId, now);
-            // A group message reaches only a member: the same guard the Redis store needs for its lapsed index.
-            if (session is null || (message.Group is not null && !session.Groups.Contains(message.Group)))
+            if (session is null)
             {
                 return ValueTask.FromResult(new AppendResult(RecipientState.Unknown, null, null, 0));
             }
 
-            var entry = new LogEntry(++session.Seq, message.From, message.Group, message.Data.ToArray(), now.ToUnixTimeMilliseconds());
+            var entry = new LogEntry(++session.Seq, message.From, null, message.Data.ToArray(), now.ToUnixTimeMilliseconds());
             session.Log.Enqueue(entry);
             Trim(session, now);
             var state = session.Server is null ? RecipientState.Disconnected : RecipientState.Connected;
@@ -108,22 +110,24 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         return new LogRead(session.Log.Where(e => e.Seq > afterSeq).ToArray(), session.Seq, session.Epoch);
     }
 
-    public ValueTask JoinAsync(string clientId, string group, CancellationToken cancellationToken)
+    public ValueTask<GroupJoin> JoinAsync(string clientId, string group, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            if (FindLive(clientId, _time.GetUtcNow()) is { } session)
+            if (FindLive(clientId, _time.GetUtcNow()) is not { } session)
             {
-                session.Groups.Add(group);
-                if (!_groups.TryGetValue(group, out var members))
-                {
-                    _groups[group] = members = new HashSet<string>(StringComparer.Ordinal);
-                }
-
-                members.Add(clientId);
+                return ValueTask.FromResult(new GroupJoin(GroupJoinStatus.UnknownClient, 0));
             }
 
-            return ValueTask.CompletedTask;
+            if (!session.Groups.Contains(group) && session.Groups.Count >= _options.MaxGroupsPerClient)
+            {
+                return ValueTask.FromResult(new GroupJoin(GroupJoinStatus.TooManyGroups, 0));
+            }
+
+            session.Groups.Add(group);
+            var state = GroupOf(group);
+            state.Members.Add(clientId);
+            return ValueTask.FromResult(new GroupJoin(GroupJoinStatus.Joined, state.Gseq));
         }
     }
 
@@ -141,12 +145,51 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         }
     }
 
-    public ValueTask<IReadOnlyCollection<string>> GetGroupMembersAsync(string group, CancellationToken cancellationToken)
+    public ValueTask<GroupAppendResult> AppendToGroupAsync(string group, OutboundMessage message, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            IReadOnlyCollection<string> members = _groups.TryGetValue(group, out var set) ? [.. set] : [];
-            return ValueTask.FromResult(members);
+            var now = _time.GetUtcNow();
+            _groups.TryGetValue(group, out var state);
+            var recipients = 0L;
+            if (group != Protocol.Groups.Broadcast)
+            {
+                // Members whose session lapsed are pruned on the spot, so a send never counts them.
+                foreach (var member in state?.Members.ToArray() ?? [])
+                {
+                    if (FindLive(member, now) is null)
+                    {
+                        continue;
+                    }
+
+                    recipients += member == message.From ? 0 : 1;
+                }
+
+                if (recipients == 0)
+                {
+                    return ValueTask.FromResult(new GroupAppendResult(null, 0));
+                }
+            }
+
+            state ??= GroupOf(group);
+            var entry = new LogEntry(++state.Gseq, message.From, group, message.Data.ToArray(), now.ToUnixTimeMilliseconds());
+            state.Log.Enqueue(entry);
+            Trim(state.Log, now);
+            return ValueTask.FromResult(new GroupAppendResult(entry, recipients));
+        }
+    }
+
+    public ValueTask<GroupLogRead> ReadGroupLogAsync(string group, long afterGseq, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(group, out var state))
+            {
+                return ValueTask.FromResult(new GroupLogRead([], 0));
+            }
+
+            Trim(state.Log, _time.GetUtcNow());
+            return ValueTask.FromResult(new GroupLogRead(state.Log.Where(e => e.Seq > afterGseq).ToArray(), state.Gseq));
         }
     }
 
@@ -185,7 +228,7 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         }
     }
 
-    /// <summary>Drops sessions past their TTL, with their logs and group memberships.</summary>
+    /// <summary>Drops sessions past their TTL, with their logs and group memberships, and groups nobody can be owed anything of.</summary>
     public void PurgeExpired()
     {
         lock (_gate)
@@ -196,6 +239,17 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
                 if (IsExpired(session, now))
                 {
                     Forget(clientId, session);
+                }
+            }
+
+            // A group with no member and nothing left in its log is forgotten, counter and all: nobody can be owed
+            // a message of it (a later resume that names it finds a lost log and says so).
+            foreach (var (group, state) in _groups)
+            {
+                Trim(state.Log, now);
+                if (state.Members.Count == 0 && state.Log.Count == 0)
+                {
+                    _groups.Remove(group);
                 }
             }
         }
@@ -240,21 +294,44 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
         }
     }
 
+    // A group's counter is kept while the group exists, members or not: gseq never goes backwards.
     private void RemoveMember(string group, string clientId)
     {
-        if (_groups.TryGetValue(group, out var members) && members.Remove(clientId) && members.Count == 0)
+        if (_groups.TryGetValue(group, out var state))
         {
-            _groups.Remove(group);
+            state.Members.Remove(clientId);
         }
     }
 
-    private void Trim(Session session, DateTimeOffset now)
+    private GroupState GroupOf(string group)
+    {
+        if (!_groups.TryGetValue(group, out var state))
+        {
+            _groups[group] = state = new GroupState();
+        }
+
+        return state;
+    }
+
+    private void Trim(Session session, DateTimeOffset now) => Trim(session.Log, now);
+
+    private void Trim(Queue<LogEntry> log, DateTimeOffset now)
     {
         var oldest = now.ToUnixTimeMilliseconds() - (_options.LogMaxAgeSeconds * 1000L);
-        while (session.Log.Count > 0 && (session.Log.Count > _options.LogMaxMessages || session.Log.Peek().AppendedAtMs < oldest))
+        while (log.Count > 0 && (log.Count > _options.LogMaxMessages || log.Peek().AppendedAtMs < oldest))
         {
-            session.Log.Dequeue();
+            log.Dequeue();
         }
+    }
+
+    /// <summary>A group: its members, its counter and its own log (contract v2).</summary>
+    private sealed class GroupState
+    {
+        public HashSet<string> Members { get; } = new(StringComparer.Ordinal);
+
+        public long Gseq { get; set; }
+
+        public Queue<LogEntry> Log { get; } = new();
     }
 
     private sealed class Session(byte[] tokenHash)

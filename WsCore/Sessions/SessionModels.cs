@@ -1,9 +1,13 @@
 namespace ServerlessWs.Core.Sessions;
 
-/// <summary>One message in a client's log: what the owner delivers and what a resume replays.</summary>
-/// <param name="Seq">Per-recipient sequence number, gapless from 1.</param>
+/// <summary>
+/// One message of a log: a client's own (direct messages, <paramref name="Group"/> null) or a group's (contract v2,
+/// docs/protocol.md §5b: one entry per group message, whatever the member count). What a node delivers and what a
+/// resume replays.
+/// </summary>
+/// <param name="Seq">The position in its log, gapless from 1: the recipient's <c>seq</c> for a direct message, the group's <c>gseq</c> for a group message.</param>
 /// <param name="From">Sender client id, or <c>admin</c>.</param>
-/// <param name="Group">The group for group sends, else null.</param>
+/// <param name="Group">The group of a group message (<c>*</c> for a broadcast), else null.</param>
 /// <param name="Data">The raw UTF-8 JSON of <c>data</c>.</param>
 /// <param name="AppendedAtMs">Unix milliseconds when it was appended (the log's age bound, delivery latency).</param>
 public sealed record LogEntry(long Seq, string From, string? Group, ReadOnlyMemory<byte> Data, long AppendedAtMs)
@@ -12,8 +16,8 @@ public sealed record LogEntry(long Seq, string From, string? Group, ReadOnlyMemo
     public string? TraceParent { get; init; }
 }
 
-/// <summary>A message to append to a recipient's log; the store assigns <see cref="LogEntry.Seq"/>.</summary>
-public readonly record struct OutboundMessage(string From, string? Group, ReadOnlyMemory<byte> Data);
+/// <summary>A message to append to a log (a recipient's or a group's); the store assigns <see cref="LogEntry.Seq"/>.</summary>
+public readonly record struct OutboundMessage(string From, ReadOnlyMemory<byte> Data);
 
 public enum ClaimStatus
 {
@@ -39,6 +43,9 @@ public enum ClaimStatus
 public sealed record ClaimResult(ClaimStatus Status, long Epoch, string ResumeToken, byte[] TokenHash, LogRead Log, string? PreviousServer)
 {
     public static ClaimResult Unauthorized { get; } = new(ClaimStatus.Unauthorized, 0, string.Empty, [], LogRead.Empty, null);
+
+    /// <summary>The groups the session belongs to (read in the same step as the claim; none for a created session).</summary>
+    public IReadOnlyList<string> Groups { get; init; } = [];
 
     /// <summary>The session's seq counter when claimed.</summary>
     public long LastSeq => Log.LastSeq;
@@ -75,6 +82,39 @@ public sealed record LogRead(IReadOnlyList<LogEntry> Entries, long LastSeq, long
     public bool IsCompleteAfter(long afterSeq) =>
         afterSeq <= LastSeq && (afterSeq == LastSeq || (Entries.Count > 0 && Entries[0].Seq == afterSeq + 1));
 }
+
+/// <summary>What a read of a group's log returned (docs/protocol.md §5b).</summary>
+/// <param name="Entries">Entries with gseq above the asked one, in gseq order (only what the group's log still holds, within its age).</param>
+/// <param name="LastGseq">The group's counter at the time of the read: the gseq of its newest message, 0 for a group that never had one.</param>
+public sealed record GroupLogRead(IReadOnlyList<LogEntry> Entries, long LastGseq)
+{
+    /// <summary>
+    /// True when every message after <paramref name="afterGseq"/> is in <see cref="Entries"/>: nothing aged out of
+    /// the window, and the client has not seen more than the group's counter (which means the log was lost).
+    /// </summary>
+    public bool IsCompleteAfter(long afterGseq) =>
+        afterGseq <= LastGseq && (afterGseq == LastGseq || (Entries.Count > 0 && Entries[0].Seq == afterGseq + 1));
+}
+
+public enum GroupJoinStatus
+{
+    /// <summary>The client is a member (it may have been one already).</summary>
+    Joined,
+
+    /// <summary>The client id is unknown (its session expired): nothing changed.</summary>
+    UnknownClient,
+
+    /// <summary>The client is in <c>Ws:MaxGroupsPerClient</c> other groups: nothing changed.</summary>
+    TooManyGroups,
+}
+
+/// <summary>The outcome of a join: on <see cref="GroupJoinStatus.Joined"/>, the group's gseq at the join.</summary>
+public readonly record struct GroupJoin(GroupJoinStatus Status, long Gseq);
+
+/// <summary>The outcome of appending to a group's log.</summary>
+/// <param name="Entry">The appended entry (its <see cref="LogEntry.Seq"/> is the gseq); null when nothing was appended because the group has no member but the sender.</param>
+/// <param name="Recipients">Members other than the sender when appended (0 for the broadcast group, whose members are every connected client).</param>
+public readonly record struct GroupAppendResult(LogEntry? Entry, long Recipients);
 
 /// <summary>A session as the admin API shows it.</summary>
 public sealed record SessionInfo(string ClientId, string? Server, long Epoch, DateTimeOffset ConnectedAt, long LastSeq);

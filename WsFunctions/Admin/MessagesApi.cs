@@ -12,18 +12,15 @@ using StackExchange.Redis;
 namespace ServerlessWs.Functions.Admin;
 
 /// <summary>
-/// Admin sends (PROTOCOL.md §6): the body is the JSON <c>data</c>, sent from <c>admin</c> through the same router
+/// Admin sends (docs/protocol.md §6): the body is the JSON <c>data</c>, sent from <c>admin</c> through the same router
 /// as client sends, so it is logged before delivery and replayed on resume like any message.
 /// </summary>
 public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter router, IOptions<WsOptions> options)
 {
-    public const string AdminSender = "admin";
+    public const string AdminSender = Identifiers.AdminSender;
 
     /// <summary>How deep the body may nest: one level less than a frame may (PROTOCOL.md §5a), as a message wraps it.</summary>
     public const int MaxDataDepth = 63;
-
-    // Recipients read per page of the connected-clients index during a broadcast.
-    private const int BroadcastPage = 1000;
 
     [Function("SendToClient")]
     public Task<IActionResult> SendToClient(
@@ -38,10 +35,13 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "groups/{group}/messages")] HttpRequest request,
         string group) =>
         Identifiers.IsValid(group)
-            ? SendAsync(request, data => router.SendToGroupAsync(AdminSender, group, data, request.HttpContext.RequestAborted), $"Group '{group}' has no members.")
+            ? SendAsync(request, async data => (await router.SendToGroupAsync(AdminSender, group, data, request.HttpContext.RequestAborted)).Outcome, $"Group '{group}' has no members.")
             : Task.FromResult<IActionResult>(Problems.InvalidId("group"));
 
-    /// <summary>To every connected client (the reconciler's index), each through the router like a direct send.</summary>
+    /// <summary>
+    /// To every connected client: one append to the broadcast group's log and one doorbell that every node hears
+    /// (docs/protocol.md §5b), whatever the number of clients. <c>recipients</c> is the connected count at the time.
+    /// </summary>
     [Function("Broadcast")]
     public async Task<IActionResult> Broadcast(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "broadcast")] HttpRequest request)
@@ -52,28 +52,8 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
             return problem;
         }
 
-        var db = redis.GetDatabase();
-        var recipients = 0L;
-        RedisValue after = default;
-        while (true)
-        {
-            var page = await db.SortedSetRangeByValueAsync(RedisKeys.Clients, min: after, exclude: after.IsNull ? Exclude.None : Exclude.Start, take: BroadcastPage);
-            foreach (var id in page)
-            {
-                if (await router.SendAsync(AdminSender, (string)id!, data, request.HttpContext.RequestAborted) != SendOutcome.Unknown)
-                {
-                    recipients++;
-                }
-            }
-
-            if (page.Length < BroadcastPage)
-            {
-                break;
-            }
-
-            after = page[^1];
-        }
-
+        await router.SendToGroupAsync(AdminSender, Groups.Broadcast, data, request.HttpContext.RequestAborted);
+        var recipients = await redis.GetDatabase().SortedSetLengthAsync(RedisKeys.Clients);
         await FlushCountAsync();
         return new AcceptedResult(location: null, new SendResult(AckStatus.Delivered, recipients));
     }

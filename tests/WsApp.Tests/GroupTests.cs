@@ -1,12 +1,17 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Routing;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>PROTOCOL.md §5a "Groups" on one node.</summary>
+/// <summary>docs/protocol.md §5b (groups and broadcast, contract v2) on one node.</summary>
 public sealed class GroupTests
 {
     [Fact]
-    public async Task AGroupSendReachesEveryMemberButTheSenderWithTheGroupField()
+    public async Task AGroupSendReachesEveryMemberButTheSenderWithTheGroupAndItsGseq()
     {
         await using var node = await WsNode.StartAsync();
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
@@ -17,21 +22,25 @@ public sealed class GroupTests
         {
             await member.SendAsync(Frames.Join("room-1", id: "j"));
             var ack = await member.ReceiveAsync();
-            Assert.Equal(("ack", "ok", "j"), (ack.Type(), ack.Status(), ack.GetProperty("id").GetString()));
+            Assert.Equal(("ack", "ok", "j", "room-1", 0L), (ack.Type(), ack.Status(), ack.GetProperty("id").GetString(), ack.Group(), ack.Gseq()));
         }
 
         await alice.SendAsync(Frames.SendToGroup("room-1", "\"hello room\"", id: "g1"));
+        await alice.SendAsync(Frames.SendToGroup("room-1", "\"again\"", id: "g2"));
 
         Assert.Equal("delivered", (await alice.ReceiveOfTypeAsync("ack")).Status());
         foreach (var member in new[] { bob, carol })
         {
-            var message = await member.ReceiveAsync();
-            Assert.Equal("room-1", message.GetProperty("group").GetString());
-            Assert.Equal("alice", message.GetProperty("from").GetString());
-            Assert.Equal(1, message.Seq());
+            var first = await member.ReceiveAsync();
+            var second = await member.ReceiveAsync();
+            Assert.Equal(("room-1", "alice", 1L, "\"hello room\""), (first.Group(), first.GetProperty("from").GetString(), first.Gseq(), first.GetProperty("data").GetRawText()));
+            Assert.Equal(2L, second.Gseq());
+            Assert.False(first.TryGetProperty("seq", out _), "seq counts direct messages only");
+            Assert.False(first.TryGetProperty("admin", out _));
         }
 
         // Alice got no copy, and dave (not a member) got nothing: each one's next frame is its own pong.
+        await alice.ReceiveOfTypeAsync("ack");
         await alice.AssertAliveAsync();
         await dave.AssertAliveAsync();
     }
@@ -57,19 +66,46 @@ public sealed class GroupTests
         await using var node = await WsNode.StartAsync();
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
         await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
-        await bob.SendAsync(Frames.Join("news", id: "j"));
-        await bob.ReceiveOfTypeAsync("ack");
+        await using var carol = await TestClient.ConnectAsync(node, "clientId=carol");
+        foreach (var member in new[] { bob, carol })
+        {
+            await member.SendAsync(Frames.Join("news", id: "j"));
+            await member.ReceiveOfTypeAsync("ack");
+        }
 
         await bob.SendAsync(Frames.Leave("news", id: "l"));
         Assert.Equal("ok", (await bob.ReceiveOfTypeAsync("ack")).Status());
         await alice.SendAsync(Frames.SendToGroup("news", "1", id: "g"));
 
-        Assert.Equal("unknown", (await alice.ReceiveOfTypeAsync("ack")).Status());
+        Assert.Equal("delivered", (await alice.ReceiveOfTypeAsync("ack")).Status());
+        Assert.Equal(1L, (await carol.ReceiveAsync()).Gseq());
         await bob.AssertAliveAsync();
     }
 
     [Fact]
-    public async Task MembershipSurvivesAResumeAndGroupMessagesMissedMeanwhileAreReplayed()
+    public async Task AJoinerGetsWhatComesAfterTheGseqItsAckNames()
+    {
+        await using var node = await WsNode.StartAsync();
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        await using var carol = await TestClient.ConnectAsync(node, "clientId=carol");
+        await bob.SendAsync(Frames.Join("news", id: "j"));
+        await bob.ReceiveOfTypeAsync("ack");
+        await alice.SendAsync(Frames.SendToGroup("news", "1", id: "1"));
+        await alice.SendAsync(Frames.SendToGroup("news", "2", id: "2"));
+        await alice.ReceiveOfTypeAsync("ack");
+        await alice.ReceiveOfTypeAsync("ack");
+
+        await carol.SendAsync(Frames.Join("news", id: "j"));
+        Assert.Equal(2L, (await carol.ReceiveOfTypeAsync("ack")).Gseq());
+        await alice.SendAsync(Frames.SendToGroup("news", "3", id: "3"));
+
+        Assert.Equal(3L, (await carol.ReceiveAsync()).Gseq());
+        await ExpectGseqsAsync(bob, 1, 3);
+    }
+
+    [Fact]
+    public async Task AResumeWithSinceReplaysTheGroupsMessagesAfterItThenLiveOnes()
     {
         await using var node = await WsNode.StartAsync();
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
@@ -77,17 +113,226 @@ public sealed class GroupTests
         var token = bob.ResumeToken;
         await bob.SendAsync(Frames.Join("news", id: "j"));
         await bob.ReceiveOfTypeAsync("ack");
+        await alice.SendAsync(Frames.SendToGroup("news", "\"seen\"", id: "g0"));
+        Assert.Equal(1L, (await bob.ReceiveAsync()).Gseq());
+        await bob.DisposeAsync();
+        for (var n = 2; n <= 4; n++)
+        {
+            await alice.SendAsync(Frames.SendToGroup("news", n.ToString(CultureInfo.InvariantCulture), id: "g"));
+            Assert.Equal("delivered", (await alice.ReceiveOfTypeAsync("ack")).Status());
+        }
+
+        await using var back = await TestClient.ConnectAsync(node, $"clientId=bob&resumeToken={token}&lastSeq=0&since=news:1");
+
+        var groups = back.Welcome.GetProperty("groups");
+        Assert.Equal((4L, true), (groups.GetProperty("news").GetProperty("gseq").GetInt64(), groups.GetProperty("news").GetProperty("recovered").GetBoolean()));
+        Assert.True(groups.TryGetProperty("*", out _), "every session is in the broadcast group");
+        Assert.Equal((3, true), (back.Welcome.GetProperty("replayed").GetInt32(), back.Welcome.GetProperty("recovered").GetBoolean()));
+        await ExpectGseqsAsync(back, 2, 4);
+        await alice.SendAsync(Frames.SendToGroup("news", "5", id: "g5"));
+        Assert.Equal(5L, (await back.ReceiveAsync()).Gseq());
+    }
+
+    [Fact]
+    public async Task AResumeThatDoesNotNameAGroupStartsAtItsCurrentPosition()
+    {
+        await using var node = await WsNode.StartAsync();
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        await bob.SendAsync(Frames.Join("news", id: "j"));
+        await bob.ReceiveOfTypeAsync("ack");
+        await bob.DisposeAsync();
+        await alice.SendAsync(Frames.SendToGroup("news", "1", id: "g"));
+        await alice.ReceiveOfTypeAsync("ack");
+
+        await using var back = await TestClient.ConnectAsync(node, $"clientId=bob&resumeToken={bob.ResumeToken}");
+
+        Assert.Equal(1L, back.Welcome.GetProperty("groups").GetProperty("news").GetProperty("gseq").GetInt64());
+        Assert.Equal(0, back.Welcome.GetProperty("replayed").GetInt32());
+        await alice.SendAsync(Frames.SendToGroup("news", "2", id: "g"));
+        Assert.Equal(2L, (await back.ReceiveAsync()).Gseq());
+    }
+
+    [Fact]
+    public async Task ASincePastTheGroupsWindowIsNotRecovered()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:LogMaxMessages", 3)));
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        await bob.SendAsync(Frames.Join("news", id: "j"));
+        await bob.ReceiveOfTypeAsync("ack");
+        await bob.DisposeAsync();
+        for (var n = 1; n <= 6; n++)
+        {
+            await alice.SendAsync(Frames.SendToGroup("news", "0", id: "g"));
+            await alice.ReceiveOfTypeAsync("ack");
+        }
+
+        await using var back = await TestClient.ConnectAsync(node, $"clientId=bob&resumeToken={bob.ResumeToken}&since=news:1");
+
+        var news = back.Welcome.GetProperty("groups").GetProperty("news");
+        Assert.Equal((6L, false, false), (news.GetProperty("gseq").GetInt64(), news.GetProperty("recovered").GetBoolean(), back.Welcome.GetProperty("recovered").GetBoolean()));
+        await ExpectGseqsAsync(back, 4, 6);
+    }
+
+    [Theory]
+    [InlineData("since=news")]
+    [InlineData("since=:5")]
+    [InlineData("since=news:")]
+    [InlineData("since=news:x")]
+    [InlineData("since=news:-1")]
+    [InlineData("since=news:1234567890123456")]
+    [InlineData("since=a%20b:1")]
+    [InlineData("since=news:1&since=news:2")]
+    [InlineData("since=**:1")]
+    public async Task AMalformedSinceIsRefusedWith400(string query)
+    {
+        await using var node = await WsNode.StartAsync();
+
+        Assert.Equal(400, await TestClient.ConnectStatusAsync(node, query));
+    }
+
+    [Fact]
+    public async Task SinceMaySplitAtTheLastColonAndNameGroupsTheSessionIsNotIn()
+    {
+        await using var node = await WsNode.StartAsync();
+        var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        await bob.SendAsync(Frames.Join("a:b", id: "j"));
+        await bob.ReceiveOfTypeAsync("ack");
         await bob.DisposeAsync();
 
-        await alice.SendAsync(Frames.SendToGroup("news", "\"while away\"", id: "g"));
-        Assert.Equal("delivered", (await alice.ReceiveOfTypeAsync("ack")).Status());
+        await using var back = await TestClient.ConnectAsync(node, $"clientId=bob&resumeToken={bob.ResumeToken}&since=a:b:0&since=elsewhere:3&since=*:0");
 
-        await using var back = await TestClient.ConnectAsync(node, $"clientId=bob&resumeToken={token}&lastSeq=0");
-        Assert.Equal(1, back.Welcome.GetProperty("replayed").GetInt32());
-        var replayed = await back.ReceiveAsync();
-        Assert.Equal("news", replayed.GetProperty("group").GetString());
+        var groups = back.Welcome.GetProperty("groups");
+        Assert.Equal(["*", "a:b"], groups.EnumerateObject().Select(g => g.Name).Order(StringComparer.Ordinal));
+    }
 
-        await alice.SendAsync(Frames.SendToGroup("news", "\"after\"", id: "g2"));
-        Assert.Equal(2, (await back.ReceiveAsync()).Seq());
+    [Fact]
+    public async Task TooManySinceIsRefusedWith400()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:MaxGroupsPerClient", 2)));
+        var query = string.Join('&', Enumerable.Range(0, 4).Select(i => $"since=g{i}:0"));
+
+        Assert.Equal(400, await TestClient.ConnectStatusAsync(node, query));
+        Assert.Equal(101, await TestClient.ConnectStatusAsync(node, string.Join('&', Enumerable.Range(0, 3).Select(i => $"since=g{i}:0"))));
+    }
+
+    [Fact]
+    public async Task AJoinBeyondMaxGroupsPerClientIsNotAllowed()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:MaxGroupsPerClient", 2)));
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        foreach (var group in new[] { "g1", "g2" })
+        {
+            await alice.SendAsync(Frames.Join(group, id: group));
+            Assert.Equal("ok", (await alice.ReceiveOfTypeAsync("ack")).Status());
+        }
+
+        await alice.SendAsync(Frames.Join("g3", id: "g3"));
+
+        var error = await alice.ReceiveAsync();
+        Assert.Equal(("error", "not-allowed", "g3"), (error.Type(), error.GetProperty("code").GetString(), error.GetProperty("id").GetString()));
+        Assert.Equal(2, node.Manager().LocalGroupCount - 1);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"join","group":"*","id":1}""")]
+    [InlineData("""{"type":"leave","group":"*","id":1}""")]
+    [InlineData("""{"type":"send","group":"*","data":1,"id":1}""")]
+    public async Task NoClientCanJoinLeaveOrSendToTheBroadcastGroup(string frame)
+    {
+        await using var node = await WsNode.StartAsync();
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+
+        await alice.SendAsync(frame);
+
+        Assert.Equal("bad-frame", (await alice.ReceiveOfTypeAsync("error")).GetProperty("code").GetString());
+        await bob.AssertAliveAsync();
+    }
+
+    [Theory]
+    [InlineData("admin")]
+    [InlineData("Admin")]
+    [InlineData("ADMIN")]
+    public async Task TheAdminIdIsReservedAtConnect(string clientId)
+    {
+        await using var node = await WsNode.StartAsync();
+
+        Assert.Equal(400, await TestClient.ConnectStatusAsync(node, $"clientId={clientId}"));
+        Assert.Equal(101, await TestClient.ConnectStatusAsync(node, "clientId=administrator"));
+    }
+
+    [Fact]
+    public async Task ABroadcastReachesEveryConnectedClientOnceMarkedAsTheAdmins()
+    {
+        await using var node = await WsNode.StartAsync();
+        var clients = new List<TestClient>();
+        for (var i = 0; i < 5; i++)
+        {
+            clients.Add(await TestClient.ConnectAsync(node, $"clientId=c{i}"));
+        }
+
+        var router = node.Services.GetRequiredService<MessageRouter>();
+        var sent = await router.SendToGroupAsync(Identifiers.AdminSender, Groups.Broadcast, Encoding.UTF8.GetBytes("\"to all\""), CancellationToken.None);
+        await router.SendToGroupAsync(Identifiers.AdminSender, Groups.Broadcast, Encoding.UTF8.GetBytes("\"again\""), CancellationToken.None);
+
+        Assert.Equal(SendOutcome.Delivered, sent.Outcome);
+        foreach (var client in clients)
+        {
+            var first = await client.ReceiveAsync();
+            Assert.Equal(("*", sent.Gseq, "admin", true), (first.Group(), first.Gseq(), first.GetProperty("from").GetString(), first.GetProperty("admin").GetBoolean()));
+            Assert.Equal(sent.Gseq + 1, (await client.ReceiveAsync()).Gseq());
+            await client.AssertAliveAsync();
+            await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task DirectAndGroupSendsThatRaceLoseAndDuplicateNothingInEitherStream()
+    {
+        const int PerStream = 60;
+        await using var node = await WsNode.StartAsync();
+        await using var direct = await TestClient.ConnectAsync(node, "clientId=direct");
+        await using var grouped = await TestClient.ConnectAsync(node, "clientId=grouped");
+        await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        await bob.SendAsync(Frames.Join("room", id: "j"));
+        await bob.ReceiveOfTypeAsync("ack");
+
+        await Task.WhenAll(
+            Task.Run(async () =>
+            {
+                for (var i = 0; i < PerStream; i++)
+                {
+                    await direct.SendAsync(Frames.Send("bob", i.ToString(CultureInfo.InvariantCulture)));
+                }
+            }),
+            Task.Run(async () =>
+            {
+                for (var i = 0; i < PerStream; i++)
+                {
+                    await grouped.SendAsync(Frames.SendToGroup("room", i.ToString(CultureInfo.InvariantCulture)));
+                }
+            }));
+
+        var (seqs, gseqs) = (new List<long>(), new List<long>());
+        while (seqs.Count + gseqs.Count < 2 * PerStream)
+        {
+            var message = await bob.ReceiveAsync();
+            (message.Group() is null ? seqs : gseqs).Add(message.Group() is null ? message.Seq() : message.Gseq());
+        }
+
+        Assert.Equal(Enumerable.Range(1, PerStream).Select(i => (long)i), seqs);
+        Assert.Equal(Enumerable.Range(1, PerStream).Select(i => (long)i), gseqs);
+        await bob.AssertAliveAsync();
+    }
+
+    /// <summary>The client's next messages are its group's gseq <paramref name="first"/> to <paramref name="last"/>, in order.</summary>
+    private static async Task ExpectGseqsAsync(TestClient client, long first, long last)
+    {
+        for (var gseq = first; gseq <= last; gseq++)
+        {
+            Assert.Equal(gseq, (await client.ReceiveAsync()).Gseq());
+        }
     }
 }

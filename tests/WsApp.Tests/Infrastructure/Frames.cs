@@ -19,6 +19,11 @@ public static class Frames
 
     public static long Seq(this JsonElement frame) => frame.GetProperty("seq").GetInt64();
 
+    /// <summary>A group message's position in its group (contract v2).</summary>
+    public static long Gseq(this JsonElement frame) => frame.GetProperty("gseq").GetInt64();
+
+    public static string? Group(this JsonElement frame) => frame.TryGetProperty("group", out var group) ? group.GetString() : null;
+
     public static string Status(this JsonElement ack) => ack.GetProperty("status").GetString()!;
 
     private static string IdPart(string? id) => id is null ? string.Empty : $",\"id\":\"{id}\"";

@@ -24,7 +24,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
     {
         var store = CreateStore(new WsOptions { SessionTtlSeconds = 120 });
         var first = await store.ClaimAsync("a", null, 0, "s1", None);
-        await store.AppendAsync("a", new OutboundMessage("x", null, "1"u8.ToArray()), None);
+        await store.AppendAsync("a", new OutboundMessage("x", "1"u8.ToArray()), None);
         await store.JoinAsync("a", "g", None);
         await store.ReleaseAsync("a", first.Epoch, None);
 
@@ -33,7 +33,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
         _time.Advance(TimeSpan.FromSeconds(1));
 
         Assert.Null(await store.GetSessionAsync("a", None));
-        Assert.Empty(await store.GetGroupMembersAsync("g", None));
+        Assert.Null((await store.AppendToGroupAsync("g", new OutboundMessage("x", "1"u8.ToArray()), None)).Entry);
         var fresh = await store.ClaimAsync("a", first.ResumeToken, 0, "s2", None);
         Assert.Equal((ClaimStatus.Created, 0L), (fresh.Status, fresh.LastSeq));
         Assert.Empty(fresh.Log.Entries);
@@ -62,7 +62,7 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
 
         _time.Advance(TimeSpan.FromSeconds(15));
 
-        Assert.Empty(await store.GetGroupMembersAsync("g", None));
+        Assert.Null((await store.AppendToGroupAsync("g", new OutboundMessage("x", "1"u8.ToArray()), None)).Entry);
     }
 
     [Fact]
@@ -70,9 +70,9 @@ public sealed class InMemorySessionStoreTests : SessionStoreContract, IDisposabl
     {
         var store = CreateStore(new WsOptions { LogMaxAgeSeconds = 60 });
         await store.ClaimAsync("a", null, 0, "s1", None);
-        await store.AppendAsync("a", new OutboundMessage("x", null, "1"u8.ToArray()), None);
+        await store.AppendAsync("a", new OutboundMessage("x", "1"u8.ToArray()), None);
         _time.Advance(TimeSpan.FromSeconds(30));
-        await store.AppendAsync("a", new OutboundMessage("x", null, "2"u8.ToArray()), None);
+        await store.AppendAsync("a", new OutboundMessage("x", "2"u8.ToArray()), None);
         _time.Advance(TimeSpan.FromSeconds(31));
 
         var read = await store.ReadLogAsync("a", 0, None);

@@ -1,5 +1,6 @@
 using System.Text;
 using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Sessions;
 
 namespace ServerlessWs.Core.Tests.Sessions;
@@ -101,10 +102,9 @@ public abstract class SessionStoreContract
     public async Task ALogReadReturnsEntriesAfterTheSeqInOrderWithTheCounterAndEpoch()
     {
         var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
-        await Store.JoinAsync(Id("a"), Id("g"), None);
         for (var i = 1; i <= 4; i++)
         {
-            await Append("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture), from: "b", group: i == 2 ? Id("g") : null);
+            await Append("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture), from: "b");
         }
 
         var read = await Store.ReadLogAsync(Id("a"), 2, None);
@@ -113,7 +113,7 @@ public abstract class SessionStoreContract
         Assert.Equal(["3", "4"], read.Entries.Select(e => Encoding.UTF8.GetString(e.Data.Span)));
         Assert.All(read.Entries, e => Assert.Equal("b", e.From));
         Assert.Equal((4L, claim.Epoch), (read.LastSeq, read.Epoch));
-        Assert.Equal(Id("g"), (await Store.ReadLogAsync(Id("a"), 1, None)).Entries[0].Group);
+        Assert.Null((await Store.ReadLogAsync(Id("a"), 1, None)).Entries[0].Group);
         Assert.True(read.IsCompleteAfter(2));
     }
 
@@ -166,45 +166,159 @@ public abstract class SessionStoreContract
     }
 
     [Fact]
-    public async Task GroupMembershipIsKeptPerClientAndLeaveRemovesIt()
+    public async Task AGroupMessageIsOneEntryInTheGroupsOwnLogWithGaplessGseqFromOne()
+    {
+        var (g, other) = (Id("g"), Id("other"));
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await Store.ClaimAsync(Id("b"), null, 0, "s1", None);
+        Assert.Equal(new GroupJoin(GroupJoinStatus.Joined, 0), await Store.JoinAsync(Id("a"), g, None));
+        await Store.JoinAsync(Id("b"), g, None);
+        await Store.JoinAsync(Id("a"), other, None);
+
+        var first = await AppendToGroup(g, "1", from: "x");
+        var second = await AppendToGroup(g, "2", from: "x");
+        var elsewhere = await AppendToGroup(other, "3", from: "x");
+
+        Assert.Equal((1L, 2L, 1L), (first.Entry!.Seq, second.Entry!.Seq, elsewhere.Entry!.Seq));
+        Assert.Equal(2, first.Recipients);
+        var read = await Store.ReadGroupLogAsync(g, 0, None);
+        Assert.Equal(2, read.LastGseq);
+        Assert.Equal([(1L, "x", g, "1"), (2L, "x", g, "2")], read.Entries.Select(e => (e.Seq, e.From, e.Group, Encoding.UTF8.GetString(e.Data.Span))));
+        // Nothing went to the members' own logs: their seq counts direct messages only.
+        Assert.Empty((await Store.ReadLogAsync(Id("a"), 0, None)).Entries);
+        Assert.Equal(0, (await Store.ReadLogAsync(Id("b"), 0, None)).LastSeq);
+    }
+
+    [Fact]
+    public async Task ConcurrentGroupSendsGetEveryGseqOnce()
+    {
+        var g = Id("g");
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await Store.JoinAsync(Id("a"), g, None);
+
+        var appended = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => AppendToGroup(g, "0", from: $"x{i % 4}").AsTask()));
+
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), appended.Select(r => r.Entry!.Seq).Order());
+    }
+
+    [Fact]
+    public async Task AJoinReturnsTheGseqTheMemberIsOwedMessagesAfter()
     {
         var g = Id("g");
         await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
         await Store.ClaimAsync(Id("b"), null, 0, "s1", None);
-
         await Store.JoinAsync(Id("a"), g, None);
-        await Store.JoinAsync(Id("b"), g, None);
-        await Store.JoinAsync(Id("b"), g, None);
-        Assert.Equal([Id("a"), Id("b")], (await Store.GetGroupMembersAsync(g, None)).Order(StringComparer.Ordinal));
+        await AppendToGroup(g, "1", from: "x");
+        await AppendToGroup(g, "2", from: "x");
 
-        await Store.LeaveAsync(Id("a"), g, None);
-        Assert.Equal([Id("b")], await Store.GetGroupMembersAsync(g, None));
-        Assert.Empty(await Store.GetGroupMembersAsync(Id("other"), None));
+        Assert.Equal(new GroupJoin(GroupJoinStatus.Joined, 2), await Store.JoinAsync(Id("b"), g, None));
+        Assert.Equal(new GroupJoin(GroupJoinStatus.Joined, 2), await Store.JoinAsync(Id("b"), g, None));
     }
 
     [Fact]
-    public async Task AGroupMessageReachesOnlyAMemberOfThatGroup()
+    public async Task AGroupWithNoMemberButTheSenderAppendsNothing()
     {
+        var g = Id("g");
         await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
-        await Store.JoinAsync(Id("a"), Id("in"), None);
 
-        Assert.Equal(RecipientState.Connected, (await Append("a", "1", group: Id("in"))).State);
-        Assert.Equal(RecipientState.Unknown, (await Append("a", "2", group: Id("out"))).State);
-        await Store.LeaveAsync(Id("a"), Id("in"), None);
-        Assert.Equal(RecipientState.Unknown, (await Append("a", "3", group: Id("in"))).State);
+        Assert.Null((await AppendToGroup(g, "1", from: "x")).Entry);
+        await Store.JoinAsync(Id("a"), g, None);
+        Assert.Null((await AppendToGroup(g, "2", from: Id("a"))).Entry);
+        Assert.Equal((1L, 1L), ((await AppendToGroup(g, "3", from: "x")).Entry!.Seq, (await Store.ReadGroupLogAsync(g, 0, None)).LastGseq));
+    }
+
+    [Fact]
+    public async Task LeaveEndsMembershipAndTheSessionNoLongerNamesTheGroup()
+    {
+        var g = Id("g");
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await Store.JoinAsync(Id("a"), g, None);
+        await Store.JoinAsync(Id("a"), Id("kept"), None);
+
+        await Store.LeaveAsync(Id("a"), g, None);
+
+        Assert.Null((await AppendToGroup(g, "1", from: "x")).Entry);
+        var resumed = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s2", None);
+        Assert.Equal([Id("kept")], resumed.Groups);
+    }
+
+    [Fact]
+    public async Task AResumeReadsTheSessionsGroupsAndACreatedSessionHasNone()
+    {
+        var first = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await Store.JoinAsync(Id("a"), Id("g1"), None);
+        await Store.JoinAsync(Id("a"), Id("g2"), None);
+
+        var resumed = await Store.ClaimAsync(Id("a"), first.ResumeToken, 0, "s2", None);
+
+        Assert.Empty(first.Groups);
+        Assert.Equal([Id("g1"), Id("g2")], resumed.Groups.Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public async Task AnUnknownIdCannotJoin()
     {
-        await Store.JoinAsync(Id("ghost"), Id("g"), None);
+        Assert.Equal(GroupJoinStatus.UnknownClient, (await Store.JoinAsync(Id("ghost"), Id("g"), None)).Status);
 
-        Assert.Empty(await Store.GetGroupMembersAsync(Id("g"), None));
+        Assert.Null((await AppendToGroup(Id("g"), "1", from: "x")).Entry);
+    }
+
+    [Fact]
+    public async Task AClientJoinsAtMostMaxGroupsPerClientGroups()
+    {
+        var store = CreateStore(new WsOptions { MaxGroupsPerClient = 2 });
+        await store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await store.JoinAsync(Id("a"), Id("g1"), None);
+        await store.JoinAsync(Id("a"), Id("g2"), None);
+
+        Assert.Equal(GroupJoinStatus.TooManyGroups, (await store.JoinAsync(Id("a"), Id("g3"), None)).Status);
+        Assert.Equal(GroupJoinStatus.Joined, (await store.JoinAsync(Id("a"), Id("g2"), None)).Status);
+        Assert.Null((await store.AppendToGroupAsync(Id("g3"), new OutboundMessage("x", "1"u8.ToArray()), None)).Entry);
+        await store.LeaveAsync(Id("a"), Id("g1"), None);
+        Assert.Equal(GroupJoinStatus.Joined, (await store.JoinAsync(Id("a"), Id("g3"), None)).Status);
+    }
+
+    [Fact]
+    public async Task AGroupsLogKeepsOnlyTheNewestMessagesAndSaysSo()
+    {
+        var g = Id("g");
+        await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await Store.JoinAsync(Id("a"), g, None);
+        for (var i = 1; i <= 8; i++)
+        {
+            await AppendToGroup(g, "0", from: "x");
+        }
+
+        var read = await Store.ReadGroupLogAsync(g, 0, None);
+
+        Assert.Equal([4L, 5L, 6L, 7L, 8L], read.Entries.Select(e => e.Seq));
+        Assert.Equal([7L, 8L], (await Store.ReadGroupLogAsync(g, 6, None)).Entries.Select(e => e.Seq));
+        Assert.False(read.IsCompleteAfter(0));
+        Assert.True(read.IsCompleteAfter(3));
+        Assert.True(read.IsCompleteAfter(8));
+        Assert.False(read.IsCompleteAfter(9), "a position past the counter means the log was lost");
+        Assert.Equal((0L, 0), ((await Store.ReadGroupLogAsync(Id("never"), 0, None)).LastGseq, (await Store.ReadGroupLogAsync(Id("never"), 0, None)).Entries.Count));
+    }
+
+    [Fact]
+    public async Task TheBroadcastGroupAppendsWithoutMembers()
+    {
+        var before = (await Store.ReadGroupLogAsync(Groups.Broadcast, 999_999_999_999_999, None)).LastGseq;
+
+        var first = await Store.AppendToGroupAsync(Groups.Broadcast, new OutboundMessage("admin", "1"u8.ToArray()), None);
+        var second = await Store.AppendToGroupAsync(Groups.Broadcast, new OutboundMessage("admin", "2"u8.ToArray()), None);
+
+        Assert.True(first.Entry!.Seq > before);
+        Assert.Equal(first.Entry.Seq + 1, second.Entry!.Seq);
+        Assert.Equal(Groups.Broadcast, second.Entry.Group);
     }
 
     /// <summary>Ids are unique per test so that implementations sharing a server do not see each other.</summary>
     protected virtual string Id(string name) => name;
 
-    private ValueTask<AppendResult> Append(string to, string json, string from = "x", string? group = null) =>
-        Store.AppendAsync(Id(to), new OutboundMessage(from, group, Encoding.UTF8.GetBytes(json)), None);
+    private ValueTask<AppendResult> Append(string to, string json, string from = "x") =>
+        Store.AppendAsync(Id(to), new OutboundMessage(from, Encoding.UTF8.GetBytes(json)), None);
+
+    private ValueTask<GroupAppendResult> AppendToGroup(string group, string json, string from) =>
+        Store.AppendToGroupAsync(group, new OutboundMessage(from, Encoding.UTF8.GetBytes(json)), None);
 }
