@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using ServerlessWs.Core.Routing;
 
 namespace ServerlessWs.Bench;
 
@@ -10,7 +11,7 @@ namespace ServerlessWs.Bench;
 /// </summary>
 internal static class Fanout
 {
-    // Sends that fall behind their schedule stop this long after it ends.
+    // Sends that fall behind their schedule (a slow server answering a slow admin send) stop this long after it ends.
     private static readonly TimeSpan SendSlack = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -70,6 +71,53 @@ internal static class Fanout
         var figures = recorder.Summarize("fanout", "last_member", sent, clients.Count);
         figures["fanout.sends_not_delivered"] = Volatile.Read(ref notDelivered);
         cpu.AddPerDelivery(figures, "fanout", recorder.Deliveries, redisPid);
+        return figures;
+    }
+
+    /// <summary>
+    /// <paramref name="connections"/> clients spread over the servers, none in any group, and a broadcast sent the way
+    /// the admin API sends it (through WsCore's router on the Redis at <paramref name="redis"/>) at <paramref name="rate"/> per second.
+    /// </summary>
+    public static async Task<Figures> BroadcastAsync(Target target, string redis, int connections, double rate, TimeSpan duration, int redisPid, CancellationToken cancellationToken)
+    {
+        var messages = (int)Math.Ceiling(rate * duration.TotalSeconds);
+        var recorder = new FanoutRecorder("*", messages);
+        await using var admin = AdminSender.Create(redis);
+        var (clients, failed, _) = await Scenarios.ConnectManyAsync(target, "bc", connections, 256, _ => recorder.NewRecipient(), cancellationToken);
+        var outcomes = new Dictionary<SendOutcome, int>();
+        int sent;
+        Cpu cpu;
+        try
+        {
+            var cpuBefore = Cpu.Read(target, redisPid);
+            sent = await PaceAsync(messages, rate, duration + SendSlack, async n =>
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                var data = Encoding.UTF8.GetBytes($$"""{"t":{{Stopwatch.GetTimestamp()}},"m":{{n}}}""");
+                var outcome = await admin.BroadcastAsync(data, timeout.Token);
+                outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+            }, cancellationToken);
+            await recorder.DrainAsync("broadcast", (long)sent * clients.Count, cancellationToken);
+            cpu = Cpu.Read(target, redisPid) - cpuBefore;
+        }
+        finally
+        {
+            await Scenarios.DisposeAllAsync(clients);
+        }
+
+        if (recorder.Deliveries == 0)
+        {
+            // Until contract v2 (§5b) is implemented the router treats `*` as an ordinary group, which has no members.
+            throw new InvalidOperationException(
+                $"broadcast: none of {sent} broadcasts reached any of {clients.Count} clients; the router answered " +
+                $"{string.Join(", ", outcomes.Select(o => $"{o.Key.ToAckStatus()} {o.Value}"))}. Contract v2 §5b: a group send to `*` reaches every connected client.");
+        }
+
+        var figures = recorder.Summarize("broadcast", "last_client", sent, clients.Count);
+        figures["broadcast.connect_failed"] = failed;
+        figures["broadcast.router_unknown"] = outcomes.GetValueOrDefault(SendOutcome.Unknown);
+        cpu.AddPerDelivery(figures, "broadcast", recorder.Deliveries, redisPid);
         return figures;
     }
 

@@ -33,6 +33,9 @@ internal static class Report
         ("fanout.delivered_ratio", "fanout: delivered (deliveries / messages x members), WsApp only", "100%", false),
         ("fanout.server_cpu_us_per_delivery", "fanout: WsApp CPU per delivery (µs), WsApp only", "<= 20 µs", true),
         ("fanout.redis_cpu_us_per_delivery", "fanout: redis-server CPU per delivery (µs), WsApp only", "<= 2 µs", true),
+        ("broadcast.last_client_p50_ms", "broadcast to 10,000 clients, 2/s: last client has it, p50 (ms), WsApp only", "", true),
+        ("broadcast.last_client_p99_ms", "broadcast: last client has it, p99 (ms), WsApp only", "<= 150 ms", true),
+        ("broadcast.delivered_ratio", "broadcast: delivered (deliveries / broadcasts x clients), WsApp only", "100%", false),
         ("scale.5000.rss_mib", "scale, one node: RSS (MiB) at 5,000 idle", "", true),
         ("scale.10000.rss_mib", "scale, one node: RSS (MiB) at 10,000 idle", "", true),
         ("scale.19000.rss_mib", "scale, one node: RSS (MiB) at 19,000 idle", "", true),
@@ -47,6 +50,7 @@ internal static class Report
         ("route.loadtool_cpu_seconds", "load tool CPU seconds (route run)", "", true),
         ("max.loadtool_cpu_seconds", "load tool CPU seconds (max run)", "", true),
         ("fanout.loadtool_cpu_seconds", "load tool CPU seconds (fanout run)", "", true),
+        ("broadcast.loadtool_cpu_seconds", "load tool CPU seconds (broadcast run)", "", true),
     ];
 
     public static string Render(IEnumerable<FileInfo> files)
