@@ -53,9 +53,16 @@ internal sealed class AdminSender : IAsyncDisposable
         return new AdminSender(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
     }
 
-    /// <summary>A broadcast as <c>POST /api/broadcast</c> sends it (contract v2): one group send to <c>*</c>.</summary>
-    public ValueTask<SendOutcome> BroadcastAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-        _router.SendToGroupAsync(From, BroadcastGroup, data, cancellationToken);
+    /// <summary>
+    /// A broadcast as <c>POST /api/broadcast</c> sends it (contract v2): one group send to <c>*</c>. Returns the
+    /// router's answer as text, for a failure's message only: its type changes with v2 (an outcome, then a result
+    /// with the outcome and the gseq), and the load tool reads nothing else from it.
+    /// </summary>
+    public async Task<string> BroadcastAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var answer = await _router.SendToGroupAsync(From, BroadcastGroup, data, cancellationToken);
+        return answer.ToString();
+    }
 
     public ValueTask DisposeAsync() => _services.DisposeAsync();
 
