@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: one redis-server, two WsApp nodes (Release) and two seed-node nodes on loopback; every scenario
 # against both systems in the same run (one system's servers at a time, so they do not share the cores); one
-# table of WsApp / seed-node. Writes bench/results/<date>.md. Everything is bounded and stops by itself.
+# table of WsApp / seed-node. Takeover, resume, fanout, broadcast (groups: the seed has none) and scale are WsApp
+# only. Writes bench/results/<date>.md. Everything is bounded and stops by itself.
 #   bench/run.sh            the full run (defaults of the issue: 10,000 connections, 60 s idle hold, ...)
 #   bench/run.sh --quick    a smoke run: a few hundred connections, a few seconds each
 set -euo pipefail
@@ -15,6 +16,8 @@ if [ "$QUICK" = 1 ]; then
   MAX=(--pairs 50 --rates 500,1000 --duration-seconds 2)
   ROUNDS=(--rounds 5)
   SCALE=(--steps 200,400 --per-process 150 --settle-seconds 1 --hold-seconds 2)
+  FANOUT=(--members 100 --rate 10 --duration-seconds 2)
+  BROADCAST=(--connections 300 --rate 2 --duration-seconds 2)
 else
   IDLE=(--connections 10000 --settle-seconds 5 --hold-seconds 60)
   ROUTE=(--pairs 500 --rate 5000 --duration-seconds 20)
@@ -22,6 +25,10 @@ else
   ROUNDS=(--rounds 100)
   # About 19,000 on one node: a process may hold 20,000 open files here, so the clients come from several processes.
   SCALE=(--steps 5000,10000,19000 --per-process 5000 --settle-seconds 5 --hold-seconds 60)
+  # Issue 16's load: 1,000 members of one group over the two nodes, 10 group messages a second from a non-member.
+  FANOUT=(--members 1000 --rate 10 --duration-seconds 20)
+  # 10,000 sockets in the one load-tool process: within its 20,000 open files (the nodes hold theirs apart).
+  BROADCAST=(--connections 10000 --rate 2 --duration-seconds 10)
 fi
 
 REDIS_PORT=${REDIS_PORT:-6391}
@@ -41,7 +48,7 @@ cp -r ../shared/peers/seed-node "$WORK/seed-node" && chmod -R u+w "$WORK/seed-no
 (cd "$WORK/seed-node" && npm install --no-audit --no-fund --silent >/dev/null)
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-PIDS+=($!)
+REDIS_PID=$!; PIDS+=($REDIS_PID)
 sleep 0.5
 
 wait_http() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; exit 1; }
@@ -60,6 +67,9 @@ run_scenarios() { # system urls pids [wsapp-only]
   if [ "${4:-}" = wsapp-only ]; then
     scenario "$1" "$2" "$3" takeover "${ROUNDS[@]}"
     scenario "$1" "$2" "$3" resume "${ROUNDS[@]}"
+    # Groups (contract v2 §5b): the seed has none. Broadcast sends as the admin API does, through WsCore on this redis.
+    scenario "$1" "$2" "$3" fanout "${FANOUT[@]}" --redis-pid "$REDIS_PID"
+    scenario "$1" "$2" "$3" broadcast "${BROADCAST[@]}" --redis "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID"
   fi
 }
 

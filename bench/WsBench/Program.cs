@@ -19,6 +19,13 @@ var rates = new Option<string>("--rates") { DefaultValueFactory = _ => "5000,100
 var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 100 };
 var steps = new Option<string>("--steps") { DefaultValueFactory = _ => "5000,10000,19000" };
 var perProcess = new Option<int>("--per-process") { DefaultValueFactory = _ => 5_000 };
+var members = new Option<int>("--members") { DefaultValueFactory = _ => 1_000 };
+// The fan-out scenarios send far fewer messages than route does: each reaches every member or every client.
+var groupRate = new Option<int>("--rate") { DefaultValueFactory = _ => 10 };
+var broadcastRate = new Option<double>("--rate") { DefaultValueFactory = _ => 2 };
+var broadcastDuration = new Option<int>("--duration-seconds") { DefaultValueFactory = _ => 10 };
+var redis = new Option<string>("--redis") { Description = "Redis connection string the admin-style sender uses (loopback only)", Required = true };
+var redisPid = new Option<int>("--redis-pid") { Description = "Process id of redis-server, for its CPU per delivery (0: not measured)", DefaultValueFactory = _ => 0 };
 
 var root = new RootCommand("ServerlessWs benchmark load tool");
 Command Scenario(string name, string description, Func<ParseResult, Target, CancellationToken, Task<Figures>> run, params Option[] options)
@@ -63,6 +70,12 @@ root.Subcommands.Add(Scenario("takeover", "WsApp: resume on the other server unt
     Scenarios.TakeoverAsync(t, r.GetValue(rounds), ct), rounds));
 root.Subcommands.Add(Scenario("resume", "WsApp: resume with 100 missed messages replayed", (r, t, ct) =>
     Scenarios.ResumeAsync(t, r.GetValue(rounds), 100, ct), rounds));
+root.Subcommands.Add(Scenario("fanout", "WsApp: one group's members over the two servers, a non-member sending group messages at a fixed rate", (r, t, ct) =>
+    Fanout.GroupAsync(t, r.GetValue(members), r.GetValue(groupRate), TimeSpan.FromSeconds(r.GetValue(duration)), r.GetValue(redisPid), ct),
+    members, groupRate, duration, redisPid));
+root.Subcommands.Add(Scenario("broadcast", "WsApp: N clients over the two servers, admin-style broadcasts (group *) at a fixed rate", (r, t, ct) =>
+    Fanout.BroadcastAsync(t, r.GetValue(redis)!, r.GetValue(connections), r.GetValue(broadcastRate), TimeSpan.FromSeconds(r.GetValue(broadcastDuration)), r.GetValue(redisPid), ct),
+    connections, broadcastRate, broadcastDuration, redis, redisPid));
 root.Subcommands.Add(Scenario("scale", "WsApp: idle connections on one node in steps, over several client processes", (r, t, ct) =>
     Scale.RunAsync(t, r.GetValue(steps)!.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), r.GetValue(perProcess),
         TimeSpan.FromSeconds(r.GetValue(settle)), TimeSpan.FromSeconds(r.GetValue(hold)), ct),

@@ -26,6 +26,16 @@ internal static class Report
         ("max.sustained_per_second", "highest sustained rate (msg/s)", ">= 1.0x", false),
         ("takeover.p99_ms", "takeover p99 (ms), WsApp only", "<= 20 ms", true),
         ("resume.p99_ms", "resume with 100 replayed p99 (ms), WsApp only", "<= 20 ms", true),
+        ("fanout.last_member_p50_ms", "fanout, 1,000 members, 10 msg/s: last member has it, p50 (ms), WsApp only", "", true),
+        ("fanout.last_member_p99_ms", "fanout: last member has it, p99 (ms), WsApp only", "<= 30 ms", true),
+        ("fanout.delivery_p50_ms", "fanout: per-delivery p50 latency (ms), WsApp only", "", true),
+        ("fanout.delivery_p99_ms", "fanout: per-delivery p99 latency (ms), WsApp only", "", true),
+        ("fanout.delivered_ratio", "fanout: delivered (deliveries / messages x members), WsApp only", "100%", false),
+        ("fanout.server_cpu_us_per_delivery", "fanout: WsApp CPU per delivery (µs), WsApp only", "<= 20 µs", true),
+        ("fanout.redis_cpu_us_per_delivery", "fanout: redis-server CPU per delivery (µs), WsApp only", "<= 2 µs", true),
+        ("broadcast.last_client_p50_ms", "broadcast to 10,000 clients, 2/s: last client has it, p50 (ms), WsApp only", "", true),
+        ("broadcast.last_client_p99_ms", "broadcast: last client has it, p99 (ms), WsApp only", "<= 150 ms", true),
+        ("broadcast.delivered_ratio", "broadcast: delivered (deliveries / broadcasts x clients), WsApp only", "100%", false),
         ("scale.5000.rss_mib", "scale, one node: RSS (MiB) at 5,000 idle", "", true),
         ("scale.10000.rss_mib", "scale, one node: RSS (MiB) at 10,000 idle", "", true),
         ("scale.19000.rss_mib", "scale, one node: RSS (MiB) at 19,000 idle", "", true),
@@ -39,6 +49,8 @@ internal static class Report
         ("idle.loadtool_cpu_seconds", "load tool CPU seconds (idle run)", "", true),
         ("route.loadtool_cpu_seconds", "load tool CPU seconds (route run)", "", true),
         ("max.loadtool_cpu_seconds", "load tool CPU seconds (max run)", "", true),
+        ("fanout.loadtool_cpu_seconds", "load tool CPU seconds (fanout run)", "", true),
+        ("broadcast.loadtool_cpu_seconds", "load tool CPU seconds (broadcast run)", "", true),
     ];
 
     public static string Render(IEnumerable<FileInfo> files)

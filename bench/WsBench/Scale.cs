@@ -74,7 +74,7 @@ internal static class Scale
     /// <summary>The child's side: connects, prints one JSON line, holds until stdin closes or the bound passes.</summary>
     public static async Task<Figures> HoldAsync(Target target, int connections, TimeSpan maxHold, CancellationToken cancellationToken)
     {
-        var (clients, failed, _) = await Scenarios.ConnectManyAsync(target, "scale", connections, 256, cancellationToken);
+        var (clients, failed, _) = await Scenarios.ConnectManyAsync(target, "scale", connections, 256, null, cancellationToken);
         Console.WriteLine(JsonSerializer.Serialize(new { connected = clients.Count, failed }));
         var stdinClosed = Console.In.ReadToEndAsync(cancellationToken);
         await Task.WhenAny(stdinClosed, Task.Delay(maxHold, cancellationToken));

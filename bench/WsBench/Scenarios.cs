@@ -23,7 +23,7 @@ internal static class Scenarios
     {
         var figures = new Figures();
         var rssBefore = ServerStats.RssKiB(target.ServerPids);
-        var (clients, failed, elapsed) = await ConnectManyAsync(target, "idle", connections, inFlight, cancellationToken);
+        var (clients, failed, elapsed) = await ConnectManyAsync(target, "idle", connections, inFlight, null, cancellationToken);
         try
         {
             figures["connect.per_second"] = clients.Count / elapsed.TotalSeconds;
@@ -191,9 +191,12 @@ internal static class Scenarios
         return new Figures { ["resume.p50_ms"] = histogram.GetValueAtPercentile(50) / 1000.0, ["resume.p99_ms"] = histogram.GetValueAtPercentile(99) / 1000.0 };
     }
 
-    /// <summary>Opens connections spread over the servers, at most <paramref name="inFlight"/> at once.</summary>
+    /// <summary>
+    /// Opens connections spread over the servers, at most <paramref name="inFlight"/> at once; client i gets the
+    /// receive handler <paramref name="onMessage"/>(i), if any.
+    /// </summary>
     public static async Task<(List<BenchClient> Clients, int Failed, TimeSpan Elapsed)> ConnectManyAsync(
-        Target target, string prefix, int count, int inFlight, CancellationToken cancellationToken)
+        Target target, string prefix, int count, int inFlight, Func<int, Action<BenchClient, ReadOnlyMemory<byte>>>? onMessage, CancellationToken cancellationToken)
     {
         var run = Guid.NewGuid().ToString("N")[..6];
         var clients = new ConcurrentBag<BenchClient>();
@@ -207,7 +210,7 @@ internal static class Scenarios
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(TimeSpan.FromSeconds(30));
-                clients.Add(await BenchClient.ConnectAsync(Url(target.Urls[i % target.Urls.Count], $"{prefix}{run}-{i}"), null, timeout.Token));
+                clients.Add(await BenchClient.ConnectAsync(Url(target.Urls[i % target.Urls.Count], $"{prefix}{run}-{i}"), onMessage?.Invoke(i), timeout.Token));
             }
             catch (Exception e) when (e is System.Net.WebSockets.WebSocketException or OperationCanceledException or IOException)
             {
@@ -295,9 +298,9 @@ internal static class Scenarios
         return document.RootElement.GetProperty(name).GetString()!;
     }
 
-    private static Uri Url(Uri baseUrl, string clientId, string extra = "") => new($"{baseUrl}?clientId={clientId}{extra}");
+    public static Uri Url(Uri baseUrl, string clientId, string extra = "") => new($"{baseUrl}?clientId={clientId}{extra}");
 
-    private static async Task DisposeAllAsync(IEnumerable<BenchClient> clients)
+    public static async Task DisposeAllAsync(IEnumerable<BenchClient> clients)
     {
         foreach (var chunk in clients.Chunk(256))
         {

@@ -45,6 +45,30 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task TheFanoutScenarioCountsEveryGroupMessageAtEveryMemberOnBothNodes()
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}");
+        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        var info = (await redis.Client.GetServers().Single().InfoAsync("server")).SelectMany(g => g);
+        var redisPid = int.Parse(info.Single(kv => kv.Key == "process_id").Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        var figures = await Fanout.GroupAsync(target, members: 20, rate: 10, TimeSpan.FromSeconds(1), redisPid, CancellationToken.None);
+
+        Assert.Equal(10, figures["fanout.sent"]);
+        Assert.Equal(20, figures["fanout.recipients"]);
+        Assert.Equal(1.0, figures["fanout.delivered_ratio"]);
+        Assert.Equal(1.0, figures["fanout.complete_ratio"]);
+        Assert.Equal(0, figures["fanout.out_of_order"]);
+        Assert.Equal(0, figures["fanout.sends_not_delivered"]);
+        Assert.True(figures["fanout.last_member_p50_ms"] > 0 && figures["fanout.last_member_p50_ms"] <= figures["fanout.last_member_p99_ms"]);
+        Assert.True(figures["fanout.delivery_p50_ms"] > 0 && figures["fanout.delivery_p50_ms"] <= figures["fanout.last_member_p99_ms"]);
+        Assert.True(figures["fanout.server_cpu_us_per_delivery"] >= 0);
+        Assert.True(figures["fanout.redis_cpu_us_per_delivery"] >= 0);
+    }
+
+    [Fact]
     public async Task TheScaleScenarioHoldsEachStepFromSeveralClientProcesses()
     {
         await using var node = await WsNode.StartAsync();
@@ -70,11 +94,14 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
             [
                 """{"system":"wsapp","scenario":"idle","figures":{"memory.kib_per_connection":4.0}}""",
                 """{"system":"seed-node","scenario":"idle","figures":{"memory.kib_per_connection":5.0}}""",
+                """{"system":"wsapp","scenario":"fanout","figures":{"fanout.last_member_p99_ms":25.0}}""",
             ]);
 
             var table = Report.Render([file]);
 
             Assert.Contains("| memory per idle connection (KiB, after settle) | 4 | 5 | 0.80x | <= 1.0x |", table, StringComparison.Ordinal);
+            // The seed has no groups: WsApp's figure alone, no ratio.
+            Assert.Contains("| fanout: last member has it, p99 (ms), WsApp only | 25 | - | - | <= 30 ms |", table, StringComparison.Ordinal);
         }
         finally
         {
