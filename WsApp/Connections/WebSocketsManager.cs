@@ -302,7 +302,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         var current = await _groups.AcquireAsync(group);
         if (since is not { } after)
         {
-            return new PreparedGroup(group, current, [], Recovered: true);
+            return new PreparedGroup(group, current, current, [], Recovered: true);
         }
 
         try
@@ -311,7 +311,11 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             // A position past the group's counter means the group's log was lost: nothing to replay, and delivery
             // starts at the counter the welcome reports.
             IReadOnlyList<LogEntry> replay = after > read.LastGseq ? [] : read.Entries;
-            return new PreparedGroup(group, read.LastGseq, replay, read.IsCompleteAfter(after));
+            var recovered = read.IsCompleteAfter(after);
+            // The welcome names where this socket's delivery starts, the replay included: the client's own position
+            // when nothing was lost; else just before the oldest message the log still had (or at the counter).
+            var startsAfter = recovered ? after : replay.Count > 0 ? replay[0].Seq - 1 : read.LastGseq;
+            return new PreparedGroup(group, startsAfter, read.LastGseq, replay, recovered);
         }
         catch
         {
@@ -348,7 +352,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             resumed,
             replay.Count,
             Recovered: !resumed || (log.IsCompleteAfter(afterSeq) && groups.All(g => g.Recovered)),
-            [.. groups.Select(g => new WelcomeGroup(g.Group, g.Gseq, g.Recovered))]);
+            [.. groups.Select(g => new WelcomeGroup(g.Group, g.StartsAfter, g.Recovered))]);
         WsMetrics.Connects.Add(1, new KeyValuePair<string, object?>("resumed", resumed));
         ConnectionLog.Connected(_logger, clientId, ServerId, claim.Epoch, resumed, replay.Count);
 
@@ -357,7 +361,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         connection.Open(welcome, replay, log.LastSeq);
         foreach (var group in groups)
         {
-            connection.StartGroup(group.Group, group.Gseq);
+            connection.StartGroup(group.Group, group.Position);
         }
 
         // Registered before the window closes: what rings from now on finds the connection in the map; what rang
@@ -366,7 +370,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         Register(connection);
         foreach (var group in groups)
         {
-            _groups.Attach(group.Group, connection, group.Gseq);
+            _groups.Attach(group.Group, connection, group.Position);
         }
 
         var held = _pending.Close(window);
@@ -528,8 +532,11 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// <summary>A connect that passed every check and holds its claim and its groups, waiting for its upgrade.</summary>
     internal sealed record Admission(string ClientId, ClaimResult Claim, ConnectRequest Request, PendingClaims.Window Window, PreparedGroup[] Groups);
 
-    /// <summary>Where delivery of one of a connect's groups starts: after <paramref name="Gseq"/>, once <paramref name="Replay"/> is sent.</summary>
-    internal sealed record PreparedGroup(string Group, long Gseq, IReadOnlyList<LogEntry> Replay, bool Recovered);
+    /// <summary>
+    /// Where delivery of one of a connect's groups starts: the welcome says after <paramref name="StartsAfter"/>;
+    /// <paramref name="Replay"/> is sent, and live delivery goes on after <paramref name="Position"/>.
+    /// </summary>
+    internal sealed record PreparedGroup(string Group, long StartsAfter, long Position, IReadOnlyList<LogEntry> Replay, bool Recovered);
 
     /// <summary>After the subscription connection came back: each group's doorbells missed meanwhile are read from its log.</summary>
     public Task CatchUpGroupsAsync() => _groups.CatchUpAsync();

@@ -1,4 +1,4 @@
-// serverlessws.js: the browser client of ServerlessWs (wire contract: PROTOCOL.md, v1).
+// serverlessws.js: the browser client of ServerlessWs (wire contract: docs/protocol.md, v2).
 // A plain ES module with no dependencies and no build step; WsApp serves it at /client.js.
 //
 //   import { ServerlessWsClient } from "/client.js";
@@ -7,8 +7,9 @@
 //   client.connect();
 //   await client.send("bob", { hello: "bob" });   // "delivered" | "queued" | "unknown"
 //
-// What it does once so that apps need not: keeps clientId, resumeToken and lastSeq (sessionStorage by default),
-// reconnects with exponential backoff and full jitter, resumes, drops duplicates, flags replayed messages, stops
+// What it does once so that apps need not: keeps clientId, resumeToken, lastSeq and each group's gseq (sessionStorage
+// by default), reconnects with exponential backoff and full jitter, resumes (direct messages after lastSeq, each group
+// after its gseq), drops duplicates, flags replayed messages, stops
 // for good on 4000 (taken over) and 4001 (closed by an administrator), answers acks as promises, and pings the
 // server so that a dead connection is noticed even when the browser does not see it.
 
@@ -48,9 +49,11 @@ const CLIENT_GAVE_UP = 4100;
 /**
  * @typedef {object} ReceivedMessage
  * @property {string} from sender clientId, or "admin"
- * @property {number} seq this client's sequence number (1, 2, 3… across resumes)
+ * @property {boolean} admin true when the admin API sent it (no client can: the id "admin" is reserved)
+ * @property {number} [seq] a direct message's place in this client's own stream (1, 2, 3… across resumes)
+ * @property {string} [group] the group of a group message ("*" for a broadcast to every client)
+ * @property {number} [gseq] a group message's place in its group's stream (each group counts its own)
  * @property {unknown} data the JSON value the sender sent
- * @property {string} [group] the group, for group sends
  * @property {boolean} replayed true when it came from the log on a resume rather than live
  */
 
@@ -74,9 +77,10 @@ export class ServerlessWsError extends Error {
  * Events (all `CustomEvent`, payload in `detail`):
  * - `statechange` `{ state, previous, code?, reason?, delayMs? }`: every change of `state`.
  * - `welcome` the server's welcome frame (`clientId`, `serverId`, `resumed`, `replayed`, `recovered`…).
- * - `message` a {@link ReceivedMessage}, in seq order, each seq once.
- * - `resync` `{ reason: "expired" | "not-recovered" }`: messages may have been lost (session expired, or the log
- *   could not replay all of them); reload what matters from the app's own source of truth.
+ * - `message` a {@link ReceivedMessage}: direct messages in seq order, each group's in gseq order, each once.
+ * - `resync` `{ reason: "expired" | "not-recovered", group? }`: messages may have been lost (session expired, or a
+ *   log could not replay all of them; `group` names the group when it was a group's log); reload what matters from
+ *   the app's own source of truth.
  * - `stopped` `{ code, reason }`: 4000 `taken-over` (the id connected elsewhere) or 4001 `closed-by-admin`; no
  *   reconnect follows. Call `connect()` to start again (a takeover then takes the id back).
  * - `servererror` an `error` frame that answers no pending request.
@@ -92,11 +96,11 @@ export class ServerlessWsClient extends EventTarget {
   #pingTimer = 0;
   #connectTimer = 0;
   #nextId = 1;
-  /** @type {Map<string, { resolve: (v: any) => void, reject: (e: Error) => void, timer: number }>} */
+  /** @type {Map<string, { resolve: (v: any) => void, reject: (e: Error) => void, timer: number, wholeAck: boolean }>} */
   #pending = new Map();
   /** Messages still to be flagged `replayed`: the welcome says how many follow it from the log. */
   #replayLeft = 0;
-  #session = { clientId: /** @type {string | null} */ (null), resumeToken: /** @type {string | null} */ (null), lastSeq: 0, groups: /** @type {string[]} */ ([]) };
+  #session = newSession(null);
   #serverId = /** @type {string | null} */ (null);
 
   /** @param {ClientOptions} [options] */
@@ -126,6 +130,8 @@ export class ServerlessWsClient extends EventTarget {
   get lastSeq() { return this.#session.lastSeq; }
   /** Groups joined through this client (kept with the session, joined again if the session expired). */
   get groups() { return [...this.#session.groups]; }
+  /** The highest gseq received per group (the broadcast group "*" included): what a resume names with `since`. */
+  get positions() { return { ...this.#session.positions }; }
 
   /** Opens the connection (again, after `close()` or `stopped`). Progress is reported by `statechange`. */
   connect() {
@@ -153,18 +159,24 @@ export class ServerlessWsClient extends EventTarget {
   /** Sends `data` to every member of `group` but this client. @param {string} group @param {unknown} data @returns {Promise<"delivered" | "unknown">} */
   sendToGroup(group, data) { return this.#request({ type: "send", group, data }); }
 
-  /** Joins `group`; membership belongs to the clientId and survives reconnects. @param {string} group @returns {Promise<"ok">} */
+  /**
+   * Joins `group`; membership belongs to the clientId and survives reconnects. Messages after the gseq the server's
+   * ack names are delivered. @param {string} group @returns {Promise<"ok">}
+   */
   async join(group) {
-    const status = await this.#request({ type: "join", group });
+    const ack = await this.#request({ type: "join", group }, true);
     if (!this.#session.groups.includes(group)) this.#session.groups.push(group);
+    // A member already keeps its position (the server does too); a new one starts at the ack's gseq.
+    if (!(group in this.#session.positions) && typeof ack.gseq === "number") this.#session.positions[group] = ack.gseq;
     this.#save();
-    return status;
+    return ack.status;
   }
 
   /** Leaves `group`. @param {string} group @returns {Promise<"ok">} */
   async leave(group) {
     const status = await this.#request({ type: "leave", group });
     this.#session.groups = this.#session.groups.filter((g) => g !== group);
+    delete this.#session.positions[group];
     this.#save();
     return status;
   }
@@ -178,17 +190,19 @@ export class ServerlessWsClient extends EventTarget {
 
   /** Forgets the stored session (id, token, seq, groups): the next connect starts a new one. */
   forget() {
-    this.#session = { clientId: this.#options.clientId, resumeToken: null, lastSeq: 0, groups: [] };
+    this.#session = newSession(this.#options.clientId);
     this.#storage.removeItem(this.#options.storageKey);
   }
 
   #open() {
-    const { clientId, resumeToken, lastSeq } = this.#session;
+    const { clientId, resumeToken, lastSeq, positions } = this.#session;
     const query = new URLSearchParams();
     if (clientId) query.set("clientId", clientId);
     if (resumeToken) {
       query.set("resumeToken", resumeToken);
       query.set("lastSeq", String(lastSeq));
+      // Each group resumes after the last gseq this client has: the server replays the rest from the group's log.
+      for (const [group, gseq] of Object.entries(positions)) query.append("since", `${group}:${gseq}`);
     }
 
     const url = this.#nextUrl();
@@ -225,7 +239,7 @@ export class ServerlessWsClient extends EventTarget {
     switch (frame.type) {
       case "welcome": return this.#onWelcome(frame);
       case "message": return this.#onMessage(frame);
-      case "ack": return this.#settle(frame.id, (p) => p.resolve(frame.status));
+      case "ack": return this.#settle(frame.id, (p) => p.resolve(p.wholeAck ? frame : frame.status));
       case "pong": return this.#settle(frame.id, (p) => p.resolve("pong"));
       case "error": {
         const error = new ServerlessWsError(frame.code, frame.message);
@@ -245,8 +259,16 @@ export class ServerlessWsClient extends EventTarget {
     this.#session.resumeToken = frame.resumeToken;
     if (!sameSession || frame.recovered === false) {
       // seq restarts with a new session or a lost log: an old lastSeq would hide every new message as a duplicate.
+      // (When only a group's log fell short this costs nothing: a socket never repeats a seq.)
       this.#session.lastSeq = 0;
     }
+    // Each group's delivery starts after the gseq the welcome names: the client's own position when nothing was
+    // lost, else where the server could start (a lost group log restarts its gseq).
+    const positions = {};
+    for (const [group, position] of Object.entries(frame.groups ?? {})) {
+      if (typeof position?.gseq === "number") positions[group] = position.gseq;
+    }
+    this.#session.positions = positions;
     this.#save();
     this.#serverId = frame.serverId;
     this.#replayLeft = frame.replayed ?? 0;
@@ -259,7 +281,11 @@ export class ServerlessWsClient extends EventTarget {
       // Groups belonged to the expired session; the app joined them through this client, so join them again.
       for (const group of this.#session.groups) this.#request({ type: "join", group }).catch(() => {});
     } else if (frame.recovered === false) {
+      // One event for the session, then one per group whose log could not replay everything after its gseq.
       this.#emit("resync", { reason: "not-recovered" });
+      for (const [group, position] of Object.entries(frame.groups ?? {})) {
+        if (position?.recovered === false) this.#emit("resync", { reason: "not-recovered", group });
+      }
     }
 
     if (this.#options.pingIntervalMs > 0) {
@@ -276,18 +302,25 @@ export class ServerlessWsClient extends EventTarget {
   #onMessage(frame) {
     const replayed = this.#replayLeft > 0;
     if (replayed) this.#replayLeft--;
-    // The log replays everything after lastSeq, and a socket never repeats a seq; this guards the edges
-    // (a message received but not yet stored when the page was reloaded).
-    if (typeof frame.seq !== "number" || frame.seq <= this.#session.lastSeq) return;
-    this.#session.lastSeq = frame.seq;
-    this.#save();
+    // The logs replay everything after lastSeq (and each group's gseq), and a socket never repeats one; this guards
+    // the edges (a message received but not yet stored when the page was reloaded).
     /** @type {ReceivedMessage} */
-    const message = { from: frame.from, seq: frame.seq, data: frame.data, replayed };
-    if (frame.group !== undefined) message.group = frame.group;
+    let message;
+    if (frame.group !== undefined) {
+      if (typeof frame.gseq !== "number" || frame.gseq <= (this.#session.positions[frame.group] ?? 0)) return;
+      this.#session.positions[frame.group] = frame.gseq;
+      message = { from: frame.from, admin: frame.admin === true, group: frame.group, gseq: frame.gseq, data: frame.data, replayed };
+    } else {
+      if (typeof frame.seq !== "number" || frame.seq <= this.#session.lastSeq) return;
+      this.#session.lastSeq = frame.seq;
+      message = { from: frame.from, admin: frame.admin === true, seq: frame.seq, data: frame.data, replayed };
+    }
+
+    this.#save();
     this.#emit("message", message);
   }
 
-  #request(frame) {
+  #request(frame, wholeAck = false) {
     if (this.#state !== "open" || this.#socket === null) {
       return Promise.reject(new ServerlessWsError("not-connected", `Not connected (state ${this.#state}).`));
     }
@@ -299,7 +332,7 @@ export class ServerlessWsClient extends EventTarget {
         this.#pending.delete(id);
         reject(new ServerlessWsError("timeout", `No answer to ${frame.type} within ${this.#options.ackTimeoutMs} ms.`));
       }, this.#options.ackTimeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { resolve, reject, timer, wholeAck });
       socket.send(JSON.stringify({ ...frame, id }));
     });
   }
@@ -382,15 +415,20 @@ export class ServerlessWsClient extends EventTarget {
       // Unreadable: start a new session rather than fail.
     }
 
+    const positions = {};
+    for (const [group, gseq] of Object.entries(stored?.positions ?? {})) {
+      if (Number.isSafeInteger(gseq) && gseq >= 0) positions[group] = gseq;
+    }
     this.#session = {
       clientId: stored?.clientId ?? this.#options.clientId,
       resumeToken: stored?.resumeToken ?? null,
       lastSeq: Number.isSafeInteger(stored?.lastSeq) ? stored.lastSeq : 0,
       groups: Array.isArray(stored?.groups) ? stored.groups : [],
+      positions,
     };
     if (this.#options.clientId && this.#session.clientId !== this.#options.clientId) {
-      // Asked for another id than the stored one: the stored token and seq belong to the other id.
-      this.#session = { clientId: this.#options.clientId, resumeToken: null, lastSeq: 0, groups: [] };
+      // Asked for another id than the stored one: the stored token and positions belong to the other id.
+      this.#session = newSession(this.#options.clientId);
     }
   }
 
@@ -401,6 +439,11 @@ export class ServerlessWsClient extends EventTarget {
       // Storage full or denied: the session still works, it just will not survive a reload.
     }
   }
+}
+
+/** A session that has seen nothing: no token, seq 0, no group. @param {string | null} clientId */
+function newSession(clientId) {
+  return { clientId, resumeToken: /** @type {string | null} */ (null), lastSeq: 0, groups: /** @type {string[]} */ ([]), positions: /** @type {Record<string, number>} */ ({}) };
 }
 
 function defaultUrl() {

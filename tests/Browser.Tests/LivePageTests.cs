@@ -35,8 +35,9 @@ public sealed class LivePageTests(BrowserFixture browser)
         await Expect(bob.Page.Locator("#groups")).ToHaveTextAsync("room");
         await alice.SendThroughFormAsync("group", "room", "to the room");
         await alice.ExpectAnswerAsync("send: delivered");
-        await Expect(bob.Messages.Nth(1)).ToHaveTextAsync($"#2 {aliceId} in room: \"to the room\"");
+        await Expect(bob.Messages.Nth(1)).ToHaveTextAsync($"room #1 {aliceId}: \"to the room\"");
         await Expect(bob.Messages.Nth(1)).ToHaveAttributeAsync("data-group", "room");
+        await Expect(bob.Messages.Nth(1)).ToHaveAttributeAsync("data-gseq", "1");
 
         // Once bob left, the room has no members.
         await bob.GroupThroughFormAsync("Leave", "room");

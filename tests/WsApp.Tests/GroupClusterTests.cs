@@ -65,7 +65,7 @@ public abstract class GroupClusterTests(IRedisEndpoint redis)
         await sender.SendAsync(Frames.SendToGroup(group, "\"live\"", id: "live"));
 
         var position = back.Welcome.GetProperty("groups").GetProperty(group);
-        Assert.Equal((55L, true, 50), (position.GetProperty("gseq").GetInt64(), position.GetProperty("recovered").GetBoolean(), back.Welcome.GetProperty("replayed").GetInt32()));
+        Assert.Equal((5L, true, 50), (position.GetProperty("gseq").GetInt64(), position.GetProperty("recovered").GetBoolean(), back.Welcome.GetProperty("replayed").GetInt32()));
         for (var gseq = 6L; gseq <= 56; gseq++)
         {
             Assert.Equal(gseq, (await back.ReceiveAsync()).Gseq());
@@ -84,7 +84,7 @@ public abstract class GroupClusterTests(IRedisEndpoint redis)
         await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}", settings);
         await using var sender = await TestClient.ConnectAsync(a, $"clientId=s-{_run}");
 
-        var perMessage = new List<double>();
+        var perRun = new List<string>();
         foreach (var members in new[] { 10, 1000 })
         {
             var group = $"g{members}-{_run}";
@@ -97,11 +97,18 @@ public abstract class GroupClusterTests(IRedisEndpoint redis)
                 }
 
                 Assert.Equal(2L, await SubscribersAsync(BellOf(group)));
+                // One message first, so that the count holds no one-time cost (a script's first use on a server).
+                await SendManyAsync(sender, group, 1);
+                foreach (var client in clients)
+                {
+                    Assert.Equal(1L, (await client.ReceiveAsync()).Gseq());
+                }
+
                 var before = await CommandCallsAsync();
                 await SendManyAsync(sender, group, Messages);
                 foreach (var client in clients)
                 {
-                    for (var gseq = 1L; gseq <= Messages; gseq++)
+                    for (var gseq = 2L; gseq <= Messages + 1; gseq++)
                     {
                         Assert.Equal(gseq, (await client.ReceiveAsync()).Gseq());
                     }
@@ -110,7 +117,7 @@ public abstract class GroupClusterTests(IRedisEndpoint redis)
                 var after = await CommandCallsAsync();
                 var publishes = Delta(before, after, "publish") + Delta(before, after, "spublish");
                 Assert.Equal(Messages, publishes);
-                perMessage.Add(after.Values.Sum() - before.Values.Sum());
+                perRun.Add(string.Join(' ', after.Keys.Order(StringComparer.Ordinal).Select(k => $"{k}={Delta(before, after, k)}").Where(d => !d.EndsWith("=0", StringComparison.Ordinal))));
             }
             finally
             {
@@ -118,7 +125,7 @@ public abstract class GroupClusterTests(IRedisEndpoint redis)
             }
         }
 
-        Assert.Equal(perMessage[0], perMessage[1]);
+        Assert.Equal(perRun[0], perRun[1]);
     }
 
     private static async Task<TestClient> JoinedAsync(WsNode node, string clientId, string group)

@@ -76,13 +76,13 @@ public sealed class LivePage : IAsyncDisposable
     public Task<string> SendWithClientAsync(string to, string data) =>
         Page.EvaluateAsync<string>("([to, data]) => window.app.client.send(to, data)", new[] { to, data });
 
-    /// <summary>The message list as shown: seq, sender, replayed flag and text of each item, top to bottom.</summary>
+    /// <summary>The message list as shown: seq (gseq for a group message), sender, replayed flag, text and group of each item, top to bottom.</summary>
     public async Task<IReadOnlyList<ShownMessage>> ShownMessagesAsync()
     {
         var items = await Messages.EvaluateAllAsync<JsonElement>(
-            "items => items.map(li => ({ seq: Number(li.dataset.seq), from: li.dataset.from, replayed: li.dataset.replayed === 'true', text: li.textContent }))");
+            "items => items.map(li => ({ seq: Number(li.dataset.seq ?? li.dataset.gseq), group: li.dataset.group ?? null, from: li.dataset.from, replayed: li.dataset.replayed === 'true', text: li.textContent }))");
         return [.. items.EnumerateArray().Select(m => new ShownMessage(
-            m.GetProperty("seq").GetInt64(), m.GetProperty("from").GetString()!, m.GetProperty("replayed").GetBoolean(), m.GetProperty("text").GetString()!))];
+            m.GetProperty("seq").GetInt64(), m.GetProperty("from").GetString()!, m.GetProperty("replayed").GetBoolean(), m.GetProperty("text").GetString()!, m.GetProperty("group").GetString()))];
     }
 
     /// <summary>The client's own record of what it surfaced (<c>window.app.messages</c>): seq and data of each.</summary>
@@ -114,4 +114,5 @@ public sealed class LivePage : IAsyncDisposable
     public async ValueTask DisposeAsync() => await _context.DisposeAsync();
 }
 
-public sealed record ShownMessage(long Seq, string From, bool Replayed, string Text);
+/// <summary>One item of the page's message list; <paramref name="Seq"/> is the gseq of a group message.</summary>
+public sealed record ShownMessage(long Seq, string From, bool Replayed, string Text, string? Group = null);
