@@ -9,7 +9,7 @@ using ServerlessWs.Core.Protocol;
 namespace ServerlessWs.App.Auth;
 
 /// <summary>
-/// Optional client authentication (PROTOCOL.md §1 <c>access_token</c>). The JWT bearer handler validates the token,
+/// Optional client authentication (docs/protocol.md §1 <c>access_token</c>). The JWT bearer handler validates the token,
 /// but it is not run as middleware: <see cref="WebSocketsManager"/> asks for it after the other checks, so a bad
 /// token answers 401 in the contract's refusal order (503, 403, 429, 400, then 401) with problem+json.
 /// </summary>

@@ -8,7 +8,7 @@ using StackExchange.Redis;
 namespace ServerlessWs.App.Cluster;
 
 /// <summary>
-/// Keeps this server's lease in Redis (DESIGN.md: a server's entries are trusted only while its lease lives):
+/// Keeps this server's lease in Redis (docs/design.md: a server's entries are trusted only while its lease lives):
 /// renewed every third of <c>Ws:LeaseSeconds</c>, so two renewals can fail before it lapses; dropped on a
 /// graceful stop so cleanup need not wait for the TTL.
 /// </summary>

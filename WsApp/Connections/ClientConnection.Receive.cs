@@ -220,7 +220,7 @@ internal sealed partial class ClientConnection
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The store is unreachable: the socket stays open and the client is told to retry (DESIGN.md invariant 4).
+            // The store is unreachable: the socket stays open and the client is told to retry (docs/design.md invariant 4).
             ConnectionLog.StoreUnavailable(_context.Logger, frame.Type.ToString(), ClientId, e);
             return await SendErrorAsync(ErrorCodes.Unavailable, "The coordination store cannot be reached; retry later.", id);
         }

@@ -139,7 +139,7 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>
-    /// Delivers strictly by seq (DESIGN.md invariant 3): an entry already sent is skipped, and a gap (doorbells can
+    /// Delivers strictly by seq (docs/design.md invariant 3): an entry already sent is skipped, and a gap (doorbells can
     /// arrive out of order from different senders) is filled from the log first.
     /// </summary>
     private async Task DeliverInOrderAsync(LogEntry entry, ArrayBufferWriter<byte> buffer)

@@ -189,7 +189,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 
     /// <summary>
     /// One heartbeat tick: false when the ping sent at the previous tick got no pong (the client is to be dropped);
-    /// otherwise a new ping goes out. A client that never answered is so timed from its connect (PROTOCOL.md §5a).
+    /// otherwise a new ping goes out. A client that never answered is so timed from its connect (docs/protocol.md §5a).
     /// </summary>
     public bool Heartbeat()
     {

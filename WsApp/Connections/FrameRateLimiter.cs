@@ -1,7 +1,7 @@
 namespace ServerlessWs.App.Connections;
 
 /// <summary>
-/// Per-connection token bucket for client frames: <c>rate</c> per second, bursts of twice that (PROTOCOL.md §5a).
+/// Per-connection token bucket for client frames: <c>rate</c> per second, bursts of twice that (docs/protocol.md §5a).
 /// A plain struct on the receive path rather than a System.Threading.RateLimiting limiter: no allocation and no
 /// replenishment timer per socket, and time comes from the host's <see cref="TimeProvider"/>.
 /// </summary>
@@ -29,7 +29,7 @@ internal struct FrameRateLimiter(int ratePerSecond, long nowTimestamp)
 
 /// <summary>
 /// Counts bad frames (bad-json, bad-frame, unknown-type) in a sliding window; more than <see cref="Limit"/> within
-/// <see cref="Window"/> closes the connection with 1008 (PROTOCOL.md §5a).
+/// <see cref="Window"/> closes the connection with 1008 (docs/protocol.md §5a).
 /// </summary>
 internal sealed class BadFrameWindow(TimeProvider time)
 {

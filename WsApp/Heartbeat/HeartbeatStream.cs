@@ -6,7 +6,7 @@ namespace ServerlessWs.App.Heartbeat;
 /// The upgraded stream under one WebSocket, seen by the heartbeat: it counts the pong frames the client sends and
 /// can put a ping frame on the wire. <see cref="System.Net.WebSockets.WebSocket"/> offers neither (it answers and
 /// swallows control frames itself), and its own keep-alive treats any inbound data as an answer, which the
-/// contract does not (PROTOCOL.md §5a: only a pong counts).
+/// contract does not (docs/protocol.md §5a: only a pong counts).
 /// </summary>
 /// <remarks>
 /// The WebSocket writes each frame with one <c>WriteAsync</c>, so a ping written between two writes under the same

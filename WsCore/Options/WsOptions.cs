@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace ServerlessWs.Core.Options;
 
 /// <summary>
-/// The <c>Ws</c> configuration section (DESIGN.md "Configuration"). Every bound is checked at start-up and a bad
+/// The <c>Ws</c> configuration section (docs/design.md "Configuration"). Every bound is checked at start-up and a bad
 /// value stops the host with a message that names the key.
 /// </summary>
 public sealed class WsOptions

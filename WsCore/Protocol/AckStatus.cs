@@ -1,6 +1,6 @@
 namespace ServerlessWs.Core.Protocol;
 
-/// <summary>Values of <c>ack.status</c> (PROTOCOL.md §2, §5a).</summary>
+/// <summary>Values of <c>ack.status</c> (docs/protocol.md §2, §5a).</summary>
 public static class AckStatus
 {
     /// <summary>Appended to the recipient's log while its owner node is alive.</summary>

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace ServerlessWs.Core.Protocol;
 
 /// <summary>
-/// Parses one client text message (PROTOCOL.md §2, §5a) in a single pass of <see cref="Utf8JsonReader"/>:
+/// Parses one client text message (docs/protocol.md §2, §5a) in a single pass of <see cref="Utf8JsonReader"/>:
 /// no DOM, and <c>data</c> stays a slice of the received bytes.
 /// </summary>
 public static class ClientFrameParser

@@ -1,6 +1,6 @@
 namespace ServerlessWs.Core.Protocol;
 
-/// <summary>WebSocket close codes of the wire contract (PROTOCOL.md §3).</summary>
+/// <summary>WebSocket close codes of the wire contract (docs/protocol.md §3).</summary>
 public static class CloseCodes
 {
     /// <summary>Normal close, by either side.</summary>

@@ -1,6 +1,6 @@
 namespace ServerlessWs.Core.Protocol;
 
-/// <summary>Values of <c>error.code</c> (PROTOCOL.md §2). The connection stays open after each.</summary>
+/// <summary>Values of <c>error.code</c> (docs/protocol.md §2). The connection stays open after each.</summary>
 public static class ErrorCodes
 {
     /// <summary>The frame is not valid JSON (syntax, or nested too deep).</summary>

@@ -1,7 +1,7 @@
 namespace ServerlessWs.Core.Protocol;
 
 /// <summary>
-/// Rules for client ids and group names (PROTOCOL.md §1, §5a): 1-128 characters of <c>[A-Za-z0-9._:-]</c>.
+/// Rules for client ids and group names (docs/protocol.md §1, §5a): 1-128 characters of <c>[A-Za-z0-9._:-]</c>.
 /// The same rule guards Redis keys, so an id can never smuggle a key separator or a hash tag brace.
 /// </summary>
 public static class Identifiers

@@ -11,7 +11,7 @@ public static class RedisConnection
             ? new ConfigurationOptions { EndPoints = { { options.Host!, 10000 } }, Ssl = true }
             : ConfigurationOptions.Parse(options.ConnectionString);
 
-        // Start and keep retrying while Redis is away: sockets stay open without it (DESIGN.md invariant 4).
+        // Start and keep retrying while Redis is away: sockets stay open without it (docs/design.md invariant 4).
         configuration.AbortOnConnectFail = false;
         // Fail at once while disconnected instead of queueing: no unbounded buffer grows during an outage, and a
         // client's send gets `unavailable` rather than hanging.

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace ServerlessWs.Core.Redis;
 
 /// <summary>
-/// Every Redis key and channel of ServerlessWs, and the only place that spells one (DESIGN.md "Redis schema").
+/// Every Redis key and channel of ServerlessWs, and the only place that spells one (docs/design.md "Redis schema").
 /// Keys that one script touches share a hash tag (<c>{c:…}</c>, <c>{g:…}</c>, <c>{s:…}</c>), so each script
 /// runs in one slot of a Redis Cluster. Ids are already limited to <c>[A-Za-z0-9._:-]</c>, so no id can close a
 /// tag or forge another key.
@@ -39,7 +39,7 @@ public static class RedisKeys
     public static RedisKey Lease(string serverId) => $"ws:{{s:{serverId}}}:lease";
 
     /// <summary>
-    /// The ids a server owns, kept by the reconciler (may lag). A sorted set with every score 0 (DESIGN.md says
+    /// The ids a server owns, kept by the reconciler (may lag). A sorted set with every score 0 (docs/design.md says
     /// set): ordered by id, so the admin list can page with the last id as its cursor and return each id once
     /// while others come and go. Slot of <c>{s:id}</c>.
     /// </summary>

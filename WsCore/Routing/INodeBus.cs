@@ -4,7 +4,7 @@ namespace ServerlessWs.Core.Routing;
 
 /// <summary>
 /// Commands for the node that holds a client's socket: the doorbell after a log append, and kicks. Delivery is
-/// best effort by design: the log is the record (DESIGN.md invariant 3), so a lost doorbell is repaired by the
+/// best effort by design: the log is the record (docs/design.md invariant 3), so a lost doorbell is repaired by the
 /// next one (gap fill) or by a resume.
 /// </summary>
 public interface INodeBus

@@ -14,7 +14,7 @@ public enum SendOutcome
 
 /// <summary>
 /// Sends to a client id or a group wherever the recipients are connected. The log is written first and the owner
-/// is rung second (DESIGN.md invariant 3): whatever happens to the doorbell, the message is in the log.
+/// is rung second (docs/design.md invariant 3): whatever happens to the doorbell, the message is in the log.
 /// WsApp and the admin API both send through here, so both give the same guarantees.
 /// </summary>
 public sealed class MessageRouter(ISessionStore store, INodeBus bus)

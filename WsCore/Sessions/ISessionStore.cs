@@ -53,7 +53,7 @@ public interface ISessionStore
 
     /// <summary>
     /// After the store was unreachable (or lost its data), re-asserts a claim this server still holds a socket for:
-    /// the epoch decides whether it still owns the id (DESIGN.md invariant 4).
+    /// the epoch decides whether it still owns the id (docs/design.md invariant 4).
     /// </summary>
     ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken);
 

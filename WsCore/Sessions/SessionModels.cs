@@ -76,7 +76,7 @@ public sealed record LogRead(IReadOnlyList<LogEntry> Entries, long LastSeq, long
     public static LogRead Empty { get; } = new([], 0, 0);
 
     /// <summary>
-    /// True when every message after <paramref name="afterSeq"/> is in <see cref="Entries"/> (PROTOCOL.md §5a):
+    /// True when every message after <paramref name="afterSeq"/> is in <see cref="Entries"/> (docs/protocol.md §5a):
     /// nothing aged out, and the client has not seen more than the store knows (which means the log was lost).
     /// </summary>
     public bool IsCompleteAfter(long afterSeq) =>

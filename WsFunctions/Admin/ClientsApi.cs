@@ -9,7 +9,7 @@ using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Admin;
 
-/// <summary>Admin routes on clients: look one up, list them page by page, close one (PROTOCOL.md §6).</summary>
+/// <summary>Admin routes on clients: look one up, list them page by page, close one (docs/protocol.md §6).</summary>
 public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store, INodeBus bus)
 {
     public const int DefaultLimit = 100;

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Admin;
 
-/// <summary>Admin routes on the fleet: live servers and totals (PROTOCOL.md §6).</summary>
+/// <summary>Admin routes on the fleet: live servers and totals (docs/protocol.md §6).</summary>
 public sealed class FleetApi(IConnectionMultiplexer redis, TimeProvider time)
 {
     [Function("ListServers")]

@@ -19,7 +19,7 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
 {
     public const string AdminSender = Identifiers.AdminSender;
 
-    /// <summary>How deep the body may nest: one level less than a frame may (PROTOCOL.md §5a), as a message wraps it.</summary>
+    /// <summary>How deep the body may nest: one level less than a frame may (docs/protocol.md §5a), as a message wraps it.</summary>
     public const int MaxDataDepth = 63;
 
     [Function("SendToClient")]

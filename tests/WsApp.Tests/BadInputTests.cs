@@ -4,7 +4,7 @@ using ServerlessWs.App.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>PROTOCOL.md §2, §3 and §5a: every bad input gets its documented answer and the node keeps serving.</summary>
+/// <summary>docs/protocol.md §2, §3 and §5a: every bad input gets its documented answer and the node keeps serving.</summary>
 public sealed class BadInputTests
 {
     [Theory]

@@ -8,7 +8,7 @@ using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>DESIGN.md invariants 1-3 under concurrency, across two nodes on one real redis-server.</summary>
+/// <summary>docs/design.md invariants 1-3 under concurrency, across two nodes on one real redis-server.</summary>
 public abstract class ClusterRaceTests(IRedisEndpoint redis)
 {
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>Several WsApp nodes on one real redis-server behave as one service (PROTOCOL.md §4, §5).</summary>
+/// <summary>Several WsApp nodes on one real redis-server behave as one service (docs/protocol.md §4, §5).</summary>
 public abstract class ClusterTests(IRedisEndpoint redis)
 {
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];

@@ -6,7 +6,7 @@ using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>PROTOCOL.md §1 and §5a: the upgrade, the welcome frame, and every refusal before it.</summary>
+/// <summary>docs/protocol.md §1 and §5a: the upgrade, the welcome frame, and every refusal before it.</summary>
 public sealed partial class ConnectTests
 {
     [Fact]

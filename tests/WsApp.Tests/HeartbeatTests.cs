@@ -10,7 +10,7 @@ using ServerlessWs.Tests.Infrastructure;
 namespace ServerlessWs.App.Tests;
 
 /// <summary>
-/// PROTOCOL.md §5a "Heartbeat": a protocol ping every interval; a client whose ping got no pong by the next tick
+/// docs/protocol.md §5a "Heartbeat": a protocol ping every interval; a client whose ping got no pong by the next tick
 /// is dropped (4408), between one and two intervals after its last pong. Only a protocol pong counts.
 /// Most tests step a <see cref="FakeTimeProvider"/>; one runs on the real clock with a one-second interval.
 /// </summary>

@@ -4,7 +4,7 @@ using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>PROTOCOL.md §2 and §5: send, acks, message frames and seq on one node.</summary>
+/// <summary>docs/protocol.md §2 and §5: send, acks, message frames and seq on one node.</summary>
 public sealed class MessagingTests
 {
     [Fact]

@@ -6,7 +6,7 @@ using ServerlessWs.Tests.Infrastructure;
 namespace ServerlessWs.App.Tests;
 
 /// <summary>
-/// DESIGN.md invariant 4: Redis away means sockets stay open and sends answer `unavailable`; Redis back (even
+/// docs/design.md invariant 4: Redis away means sockets stay open and sends answer `unavailable`; Redis back (even
 /// empty, after a restart without persistence) means the nodes re-claim what they hold and sends work again.
 /// Each test owns its redis-server, since it kills it.
 /// </summary>

@@ -7,7 +7,7 @@ using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.App.Tests;
 
-/// <summary>PROTOCOL.md §4, §5 and §5a on one node: tokens, takeover, replay after lastSeq, recovered.</summary>
+/// <summary>docs/protocol.md §4, §5 and §5a on one node: tokens, takeover, replay after lastSeq, recovered.</summary>
 public sealed class ResumeTests
 {
     // The clock jumps over minutes here; a heartbeat tick on each side of a jump would drop clients that had no

@@ -7,7 +7,7 @@ using ServerlessWs.Tests.Infrastructure;
 
 namespace ServerlessWs.Functions.Tests;
 
-/// <summary>Every admin route (PROTOCOL.md §6), happy path and bad input, against a real node and real sockets.</summary>
+/// <summary>Every admin route (docs/protocol.md §6), happy path and bad input, against a real node and real sockets.</summary>
 public sealed class AdminApiTests
 {
     [Fact]

@@ -20,7 +20,7 @@ public sealed class CleanupTests
         await using var sender = await TestClient.ConnectAsync(live, "clientId=sender");
         await CrashedServerOwnsAsync(f, "orphan-1", "orphan-2");
 
-        // Before cleanup a send still finds the dead owner "connected" (PROTOCOL.md §5a allows `delivered` here).
+        // Before cleanup a send still finds the dead owner "connected" (docs/protocol.md §5a allows `delivered` here).
         await sender.SendAsync(Frames.Send("orphan-1", "1", id: "before"));
         Assert.Equal("delivered", (await sender.ReceiveOfTypeAsync("ack")).Status());
 

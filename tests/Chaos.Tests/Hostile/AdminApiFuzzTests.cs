@@ -13,7 +13,7 @@ using ServerlessWs.Functions.Tests;
 namespace ServerlessWs.Chaos.Tests.Hostile;
 
 /// <summary>
-/// Scenario 5, hostile input on the admin API (PROTOCOL.md §6): CsCheck generates requests to every admin route
+/// Scenario 5, hostile input on the admin API (docs/protocol.md §6): CsCheck generates requests to every admin route
 /// (route values valid, unknown, huge or garbled; paging queries of the wrong type, range or count; bodies of random
 /// shape, invalid, empty, invalid UTF-8, nested or sized around the limits) and calls the function each route maps to,
 /// as the Functions host would, on a real Redis with a real node and real clients. Each request must get exactly its

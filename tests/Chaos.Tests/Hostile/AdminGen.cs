@@ -4,7 +4,7 @@ using ServerlessWs.Core.Protocol;
 
 namespace ServerlessWs.Chaos.Tests.Hostile;
 
-/// <summary>The admin routes of PROTOCOL.md §6, each named after the function it maps to.</summary>
+/// <summary>The admin routes of docs/protocol.md §6, each named after the function it maps to.</summary>
 public enum AdminRoute
 {
     ListServers,

@@ -9,7 +9,7 @@ namespace ServerlessWs.Chaos.Tests.Hostile;
 public sealed record AdminAnswer(string Answer, Delivery? ToBystander = null, bool ClosesVictim = false);
 
 /// <summary>
-/// PROTOCOL.md §6 (and §5a for names) as a model: the status each request must get, independent of the functions'
+/// docs/protocol.md §6 (and §5a for names) as a model: the status each request must get, independent of the functions'
 /// code. The live names are known by construction: the bystander and the victim are connected on node
 /// <see cref="ServerId"/>, the bystander is the group's only member, every other valid name is unknown.
 /// </summary>

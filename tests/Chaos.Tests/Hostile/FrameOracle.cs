@@ -4,7 +4,7 @@ using ServerlessWs.Core.Protocol;
 
 namespace ServerlessWs.Chaos.Tests.Hostile;
 
-/// <summary>What the node must answer to one client text message, by PROTOCOL.md §2 and §5a.</summary>
+/// <summary>What the node must answer to one client text message, by docs/protocol.md §2 and §5a.</summary>
 public sealed record Reply(string Type, string? Code = null, string? Status = null, string? IdRaw = null)
 {
     public override string ToString() => $"{Type}{(Code ?? Status) switch { null => string.Empty, var s => " " + s }}{(IdRaw is null ? string.Empty : " id=" + IdRaw)}";

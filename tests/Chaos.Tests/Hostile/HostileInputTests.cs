@@ -5,7 +5,7 @@ using ServerlessWs.Chaos.Tests.Reporting;
 namespace ServerlessWs.Chaos.Tests.Hostile;
 
 /// <summary>
-/// Scenario 5, hostile input on the WebSocket side (PROTOCOL.md §1-§3, §5a): CsCheck generates sessions of random
+/// Scenario 5, hostile input on the WebSocket side (docs/protocol.md §1-§3, §5a): CsCheck generates sessions of random
 /// query strings and frames (random JSON shapes, unknown types, missing and mistyped fields, nesting past 64 levels,
 /// messages over the limit, binary, fragments with pings between them, invalid UTF-8, RFC 6455 violations). Each
 /// input must get exactly its documented answer, the node must not fall over, and a bystander must receive every

@@ -289,7 +289,7 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
         ];
     }
 
-    /// <summary>PROTOCOL.md §1 and §5a: 400 for a malformed or repeated parameter, 401 for a known id without its token, else 101 and a welcome.</summary>
+    /// <summary>docs/protocol.md §1 and §5a: 400 for a malformed or repeated parameter, 401 for a known id without its token, else 101 and a welcome.</summary>
     private (string Answer, bool Resumed) Expect(QueryParam[] query)
     {
         string? Single(string name, out bool repeated)

@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace ServerlessWs.Chaos.Tests.Infrastructure;
 
 /// <summary>
-/// Checks DESIGN.md's invariants against what Redis holds, what the nodes' sockets are and what the clients recorded.
+/// Checks docs/design.md's invariants against what Redis holds, what the nodes' sockets are and what the clients recorded.
 /// Returns one line per violation (empty when none), so a test reports all of them at once.
 /// </summary>
 public static class InvariantChecker

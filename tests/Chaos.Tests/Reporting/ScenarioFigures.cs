@@ -25,7 +25,7 @@ public sealed record ScenarioFigures(string Scenario)
 
     public long? InputsTried { get; init; }
 
-    /// <summary>Inputs that got the answer PROTOCOL.md documents for them.</summary>
+    /// <summary>Inputs that got the answer docs/protocol.md documents for them.</summary>
     public long? DocumentedAnswers { get; init; }
 
     /// <summary>One short line: what the scenario did (e.g. "kill -9 of 1 of 3 nodes").</summary>

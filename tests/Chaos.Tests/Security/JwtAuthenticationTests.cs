@@ -9,7 +9,7 @@ using ServerlessWs.Chaos.Tests.Reporting;
 namespace ServerlessWs.Chaos.Tests.Security;
 
 /// <summary>
-/// Scenario 6, optional client authentication (PROTOCOL.md §1 <c>access_token</c>): off by default; when configured,
+/// Scenario 6, optional client authentication (docs/protocol.md §1 <c>access_token</c>): off by default; when configured,
 /// a missing or invalid bearer token is 401 after the other refusals, and a bound subject must be the clientId.
 /// </summary>
 public sealed class JwtAuthenticationTests

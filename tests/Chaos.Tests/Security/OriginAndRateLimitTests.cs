@@ -5,7 +5,7 @@ using ServerlessWs.Chaos.Tests.Reporting;
 namespace ServerlessWs.Chaos.Tests.Security;
 
 /// <summary>
-/// Scenario 6, refusals before the upgrade (PROTOCOL.md §1, §5a): an origin outside <c>Ws:AllowedOrigins</c> is 403,
+/// Scenario 6, refusals before the upgrade (docs/protocol.md §1, §5a): an origin outside <c>Ws:AllowedOrigins</c> is 403,
 /// connects above <c>Ws:ConnectsPerSecondPerAddress</c> are 429 for that address only, in the contract's order.
 /// </summary>
 public sealed class OriginAndRateLimitTests

@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace ServerlessWs.Chaos.Tests.Security;
 
 /// <summary>
-/// Scenario 6, resume tokens (PROTOCOL.md §1, §5a): 256 random bits, useless when guessed or presented for another
+/// Scenario 6, resume tokens (docs/protocol.md §1, §5a): 256 random bits, useless when guessed or presented for another
 /// id, never written to a log at any level, and kept in Redis only as a hash.
 /// </summary>
 public sealed class ResumeTokenTests(RedisFixture redis) : IClassFixture<RedisFixture>

@@ -7,7 +7,7 @@ namespace ServerlessWs.Core.Tests.Sessions;
 
 /// <summary>
 /// What every <see cref="ISessionStore"/> must do, whatever backs it: each implementation's test class derives from
-/// this one, so the embedded and the Redis store are held to the same rules (DESIGN.md invariants 1, 2 and 3).
+/// this one, so the embedded and the Redis store are held to the same rules (docs/design.md invariants 1, 2 and 3).
 /// </summary>
 public abstract class SessionStoreContract
 {
