@@ -38,11 +38,10 @@ internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, WebSoc
             Restored(logger, e.EndPoint?.ToString() ?? "?");
             _ = manager.ReassertAllAsync();
         }
-        else if (e.ConnectionType == ConnectionType.Subscription)
-        {
-            // Doorbells published while the subscription was down are lost: each group catches up from its log.
-            _ = manager.CatchUpGroupsAsync();
-        }
+
+        // Doorbells published while either connection was down are lost: each group catches up from its log (and
+        // finds out whether the store lost it).
+        _ = manager.CatchUpGroupsAsync();
     }
 
     [LoggerMessage(1110, LogLevel.Warning, "Redis connection to {EndPoint} lost ({FailureType}); sockets stay open")]

@@ -134,14 +134,11 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Groups this socket is a local member of, the broadcast group aside.</summary>
-    public int GroupCount
+    public string[] JoinedGroups()
     {
-        get
+        lock (_outbox)
         {
-            lock (_outbox)
-            {
-                return _groupPositions?.Count ?? 0;
-            }
+            return _groupPositions is null ? [] : [.. _groupPositions.Keys];
         }
     }
 

@@ -156,9 +156,10 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
     }
 
     /// <summary>
-    /// After the subscription connection came back: doorbells rung while it was away are lost, so each group the node
+    /// After the connection to the store came back: doorbells rung while it was away are lost, so each group the node
     /// holds is read from its log after what the node delivered, and what is newer is delivered now rather than
-    /// waiting for the group's next message.
+    /// waiting for the group's next message. A group whose counter went back (the store lost its data) starts over
+    /// (<see cref="StartOver"/>).
     /// </summary>
     public async Task CatchUpAsync()
     {
@@ -244,7 +245,14 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
 
             if (entry is null || entry.Seq > last + 1)
             {
-                foreach (var missed in await ReadAfterAsync(local.Name, last))
+                var read = await ReadAfterAsync(local.Name, last);
+                if (entry is null && read is not null && read.LastGseq < last)
+                {
+                    StartOver(local, read.LastGseq);
+                    return;
+                }
+
+                foreach (var missed in read?.Entries ?? [])
                 {
                     if (entry is null || missed.Seq < entry.Seq)
                     {
@@ -264,17 +272,42 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
         }
     }
 
-    private async Task<IReadOnlyList<LogEntry>> ReadAfterAsync(string group, long afterGseq)
+    /// <summary>The group's log after <paramref name="afterGseq"/>; null when the store cannot be reached.</summary>
+    private async Task<GroupLogRead?> ReadAfterAsync(string group, long afterGseq)
     {
         try
         {
-            return (await store.ReadGroupLogAsync(group, afterGseq, CancellationToken.None)).Entries;
+            return await store.ReadGroupLogAsync(group, afterGseq, CancellationToken.None);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The store is unreachable: members see the jump in gseq, which is how a client knows to resume with since.
             ConnectionLog.StoreUnavailable(logger, "group read", group, e);
-            return [];
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The group's counter is below what the node delivered: the store lost the group's log, and gseq restarts. A
+    /// member's client holds a position the new messages would be dropped under as duplicates, so each local member
+    /// is closed with 1001: it resumes (on any node) with its since, past the counter, and its welcome says the group
+    /// was not recovered and where delivery starts again (docs/protocol.md §5b).
+    /// </summary>
+    private void StartOver(LocalGroup local, long counter)
+    {
+        ClientConnection[]? members = null;
+        lock (local)
+        {
+            Volatile.Write(ref local.Last, counter);
+            if (local.Name != Groups.Broadcast)
+            {
+                members = [.. local.Members];
+            }
+        }
+
+        foreach (var member in members ?? everyone())
+        {
+            member.RequestClose(CloseCodes.Draining, "group log lost; resume");
         }
     }
 

@@ -427,8 +427,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     /// <summary>
     /// After the store was unreachable: re-asserts the claim of every socket this node holds (one that lost to a
-    /// newer claim closes with 4000; one whose entry was lost gets it back, with seq restarting) and retries the
-    /// releases that failed meanwhile.
+    /// newer claim closes with 4000; one whose entry was lost gets it back, with its groups, and seq restarting) and
+    /// retries the releases that failed meanwhile.
     /// </summary>
     public async Task ReassertAllAsync()
     {
@@ -444,6 +444,12 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
                 else if (outcome == ReassertOutcome.Restored)
                 {
                     connection.RestartSequence();
+                    // The store lost the session's groups with it; the socket still knows them (membership belongs
+                    // to the id, so it must outlive the loss as it outlives a resume).
+                    foreach (var group in connection.JoinedGroups())
+                    {
+                        await _store.JoinAsync(connection.ClientId, group, CancellationToken.None);
+                    }
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -64,6 +64,35 @@ public sealed class RedisOutageTests
     }
 
     [Fact]
+    public async Task AGroupWhoseLogRedisLostClosesItsMembersWith1001AndTheirResumeSaysItWasNotRecovered()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await WsNode.StartOnRedisAsync(redis, $"a-{_run}", ("Redis:CommandTimeoutMilliseconds", 1000));
+        await using var bob = await TestClient.ConnectAsync(a, "clientId=bob");
+        var alice = await TestClient.ConnectAsync(a, "clientId=alice");
+        await alice.SendAsync(Frames.Join("news", id: "j"));
+        await alice.ReceiveOfTypeAsync("ack");
+        for (var n = 1; n <= 3; n++)
+        {
+            await bob.SendAsync(Frames.SendToGroup("news", "0"));
+            Assert.Equal(n, (await alice.ReceiveAsync()).Gseq());
+        }
+
+        // Back empty: news's counter is gone, so its next message would be gseq 1, below what alice has.
+        await redis.RestartAsync(TimeSpan.Zero);
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await alice.ReceiveCloseAsync(TimeSpan.FromSeconds(30)));
+        await alice.DisposeAsync();
+        await bob.AssertAliveAsync();
+        await using var back = await TestClient.ConnectAsync(a, $"clientId=alice&resumeToken={alice.ResumeToken}&since=news:3");
+        var news = back.Welcome.GetProperty("groups").GetProperty("news");
+        Assert.Equal((0L, false, false), (news.GetProperty("gseq").GetInt64(), news.GetProperty("recovered").GetBoolean(), back.Welcome.GetProperty("recovered").GetBoolean()));
+        await bob.SendAsync(Frames.SendToGroup("news", "\"again\"", id: "g"));
+        Assert.Equal("delivered", (await bob.ReceiveOfTypeAsync("ack")).Status());
+        Assert.Equal(1L, (await back.ReceiveAsync()).Gseq());
+    }
+
+    [Fact]
     public async Task ASocketClosedWhileRedisWasAwayIsReleasedWhenItComesBack()
     {
         // This Redis keeps its data across the restart (append-only file), so the stale entry survives it.
