@@ -56,8 +56,8 @@ param wsappMinReplicas int = 1
 @description('Largest number of WsApp replicas.')
 param wsappMaxReplicas int = 10
 
-@description('Origins browser clients may connect from (Ws:AllowedOrigins), e.g. ["https://app.example"]; empty allows any origin.')
-param allowedOrigins array = []
+@description('Origins browser clients may connect from (Ws:AllowedOrigins), comma-separated, e.g. "https://app.example"; empty allows any origin.')
+param allowedOrigins string = ''
 
 @minValue(0)
 @description('Connects per client address per second to WsApp (Ws:ConnectsPerSecondPerAddress); 0 is no limit.')
@@ -72,12 +72,15 @@ param clientAuthAudience string = ''
 @description('A client token\'s subject must equal its clientId (Auth:BindClientIdToSubject).')
 param bindClientIdToSubject bool = false
 
-@description('Address ranges (CIDR) allowed to reach the admin API, e.g. ["203.0.113.0/24"]; empty allows any address (function keys still apply).')
-param adminAllowedIpRanges array = []
+@description('Address ranges (CIDR) allowed to reach the admin API, comma-separated, e.g. "203.0.113.0/24"; empty allows any address (function keys still apply).')
+param adminAllowedIpRanges string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
+// Lists arrive as comma-separated strings: azd fills parameters from environment variables (main.parameters.json).
+var allowedOriginList = empty(allowedOrigins) ? [] : map(split(allowedOrigins, ','), origin => trim(origin))
+var adminAllowedIpRangeList = empty(adminAllowedIpRanges) ? [] : map(split(adminAllowedIpRanges, ','), range => trim(range))
 
 // Everything lives in one resource group per environment.
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -173,7 +176,7 @@ module wsapp 'app/wsapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     minReplicas: wsappMinReplicas
     maxReplicas: wsappMaxReplicas
-    allowedOrigins: allowedOrigins
+    allowedOrigins: allowedOriginList
     connectsPerSecondPerAddress: connectsPerSecondPerAddress
     jwtAuthority: clientAuthAuthority
     jwtAudience: clientAuthAudience
@@ -195,7 +198,7 @@ module wsfunctions 'app/wsfunctions.bicep' = {
     redisHost: redis.outputs.host
     storageAccountName: storage.outputs.name
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
-    adminAllowedIpRanges: adminAllowedIpRanges
+    adminAllowedIpRanges: adminAllowedIpRangeList
   }
 }
 
@@ -216,5 +219,6 @@ output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.id
 output WSAPP_URL string = wsapp.outputs.url
 output WSFUNCTIONS_URL string = wsfunctions.outputs.url
+output WSFUNCTIONS_NAME string = wsfunctions.outputs.name
 output REDIS_HOST string = redis.outputs.host
 output DASHBOARD_ID string = dashboard.outputs.id

@@ -123,3 +123,4 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
 }
 
 output url string = 'https://${wsfunctions.properties.configuration.ingress.fqdn}'
+output name string = wsfunctions.name
