@@ -68,16 +68,16 @@ var port = 8080
 var placeholder = !exists
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 
-// Startup: up to 60 s to start (the first Redis connection and its Entra ID token). Liveness: a 5 s timeout, so one
+// Startup: up to 60 s to start (10 x 6 s: the platform allows at most 10 failures) (the first Redis connection and its Entra ID token). Liveness: a 5 s timeout, so one
 // GC pause or a busy core on 0.5 vCPU does not restart the replica and drop every socket on it. Readiness: /readyz
 // turns 503 when the node drains or Redis is away, so new connects go elsewhere.
 var probes = [
   {
     type: 'Startup'
     httpGet: { path: '/healthz', port: port }
-    periodSeconds: 2
+    periodSeconds: 6
     timeoutSeconds: 3
-    failureThreshold: 30
+    failureThreshold: 10
   }
   {
     type: 'Liveness'

@@ -35,6 +35,22 @@ public sealed partial class ProbeTests
         }
     }
 
+    /// <summary>Container Apps refuses a probe outside these (failures 1-10, period and timeout 1-240 s, delay up to 60 s).</summary>
+    [Theory]
+    [MemberData(nameof(Services))]
+    public void EveryProbeIsWithinThePlatformsLimits(string service)
+    {
+        var app = ArmTemplate.ContainerApps()[service];
+
+        foreach (var probe in Probes(app))
+        {
+            Assert.InRange((int?)probe["failureThreshold"] ?? 3, 1, 10);
+            Assert.InRange((int?)probe["periodSeconds"] ?? 10, 1, 240);
+            Assert.InRange((int?)probe["timeoutSeconds"] ?? 1, 1, 240);
+            Assert.InRange((int?)probe["initialDelaySeconds"] ?? 1, 0, 60);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Services))]
     public void NoProbeRunsWhileThePlaceholderImageIsInUse(string service)
