@@ -30,7 +30,7 @@ status=0
 dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" \
   --blame-hang-timeout 5m --blame-hang-dump-type none 2>&1 | tee "$log" || status=$?
 
-# The chaos suite's figures (README "Reliability").
+# The chaos suite's figures (the table of docs/reliability.md).
 report=tests/Chaos.Tests/bin/Release/net10.0/reliability/reliability.md
 if [ -f "$report" ]; then
   echo "Reliability (tests/Chaos.Tests):"

@@ -44,7 +44,7 @@ echo "bench: building" >&2
 dotnet build WsApp -c Release --nologo -v quiet >/dev/null
 dotnet build bench/WsBench -c Release --nologo -v quiet >/dev/null
 BENCH=(dotnet bench/WsBench/bin/Release/net10.0/WsBench.dll)
-cp -r ../shared/peers/seed-node "$WORK/seed-node" && chmod -R u+w "$WORK/seed-node"
+cp -r bench/seed-node "$WORK/seed-node" && chmod -R u+w "$WORK/seed-node"
 (cd "$WORK/seed-node" && npm install --no-audit --no-fund --silent >/dev/null)
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &

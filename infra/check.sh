@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment (nothing here can reach Azure): infra/main.bicep compiles and lints with no
-# warning, and azure.yaml matches azd's schema (../shared/schemas). Called by ./test.sh.
+# warning, and azure.yaml matches azd's schema (the copy in infra/schema, with its licence and source).
+# Called by ./test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,7 @@ if grep -E ': (Warning|Error) ' "$logs/build.log" "$logs/lint.log"; then
   exit 1
 fi
 
-schemas=../shared/schemas
+schemas=infra/schema
 npx --yes ajv-cli@5.0.0 validate --spec=draft2019 --strict=false \
   -s "$schemas/azure.yaml.json" -r "$schemas/azure.yaml.ext-stubs/*.json" -d azure.yaml
 echo "infra: bicep build and lint clean, azure.yaml valid"

@@ -7,15 +7,46 @@ targetScope = 'subscription'
 @description('Name of the azd environment; it names and tags every resource.')
 param environmentName string
 
+// Regions that offer both Azure Managed Redis and Azure Container Apps (with workload profiles), as Azure's
+// products-by-region pages listed them when this was written; both services keep adding regions, so a region
+// missing here may well work: check both services' availability and add it.
 @minLength(1)
 @description('Azure region for every resource.')
+@allowed([
+  'australiaeast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'swedencentral'
+  'switzerlandnorth'
+  'uaenorth'
+  'uksouth'
+  'westeurope'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
 
-@description('WsApp image; azd sets it on deploy (a placeholder image until then).')
-param wsappImage string
+@description('WsApp was deployed before (azd sets SERVICE_WSAPP_RESOURCE_EXISTS): provisioning keeps its image.')
+param wsappExists bool = false
 
-@description('WsFunctions image; azd sets it on deploy (a placeholder image until then).')
-param wsfunctionsImage string
+@description('WsFunctions was deployed before (azd sets SERVICE_WSFUNCTIONS_RESOURCE_EXISTS): provisioning keeps its image.')
+param wsfunctionsExists bool = false
 
 @minValue(1)
 @description('Smallest number of WsApp replicas (long-lived sockets: at least one is always up).')
@@ -25,9 +56,31 @@ param wsappMinReplicas int = 1
 @description('Largest number of WsApp replicas.')
 param wsappMaxReplicas int = 10
 
+@description('Origins browser clients may connect from (Ws:AllowedOrigins), comma-separated, e.g. "https://app.example"; empty allows any origin.')
+param allowedOrigins string = ''
+
+@minValue(0)
+@description('Connects per client address per second to WsApp (Ws:ConnectsPerSecondPerAddress); 0 is no limit.')
+param connectsPerSecondPerAddress int = 0
+
+@description('OpenID Connect authority whose keys sign client tokens (Auth:Jwt:Authority); empty leaves client authentication off.')
+param clientAuthAuthority string = ''
+
+@description('Audience a client token must name (Auth:Jwt:Audience); required with an authority.')
+param clientAuthAudience string = ''
+
+@description('A client token\'s subject must equal its clientId (Auth:BindClientIdToSubject).')
+param bindClientIdToSubject bool = false
+
+@description('Address ranges (CIDR) allowed to reach the admin API, comma-separated, e.g. "203.0.113.0/24"; empty allows any address (function keys still apply).')
+param adminAllowedIpRanges string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
+// Lists arrive as comma-separated strings: azd fills parameters from environment variables (main.parameters.json).
+var allowedOriginList = empty(allowedOrigins) ? [] : map(split(allowedOrigins, ','), origin => trim(origin))
+var adminAllowedIpRangeList = empty(adminAllowedIpRanges) ? [] : map(split(adminAllowedIpRanges, ','), range => trim(range))
 
 // Everything lives in one resource group per environment.
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -64,12 +117,24 @@ module storage 'app/storage.bicep' = {
   }
 }
 
-module identity 'app/identity.bicep' = {
+// One identity per app, so WsApp cannot read the storage that holds the admin API's keys.
+module wsappIdentity 'app/identity.bicep' = {
   scope: rg
   params: {
     location: location
     tags: tags
-    name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+    name: '${abbrs.managedIdentityUserAssignedIdentities}wsapp-${resourceToken}'
+    registryName: registry.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+module wsfunctionsIdentity 'app/identity.bicep' = {
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.managedIdentityUserAssignedIdentities}wsfn-${resourceToken}'
     registryName: registry.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     storageAccountName: storage.outputs.name
@@ -82,7 +147,7 @@ module redis 'app/redis.bicep' = {
     location: location
     tags: tags
     name: '${abbrs.cacheRedisEnterprise}${resourceToken}'
-    principalId: identity.outputs.principalId
+    principalIds: [wsappIdentity.outputs.principalId, wsfunctionsIdentity.outputs.principalId]
   }
 }
 
@@ -103,14 +168,19 @@ module wsapp 'app/wsapp.bicep' = {
     tags: tags
     name: '${abbrs.appContainerApps}wsapp-${resourceToken}'
     environmentId: environment.outputs.id
-    image: wsappImage
-    identityId: identity.outputs.id
-    identityClientId: identity.outputs.clientId
+    exists: wsappExists
+    identityId: wsappIdentity.outputs.id
+    identityClientId: wsappIdentity.outputs.clientId
     registryServer: registry.outputs.loginServer
     redisHost: redis.outputs.host
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     minReplicas: wsappMinReplicas
     maxReplicas: wsappMaxReplicas
+    allowedOrigins: allowedOriginList
+    connectsPerSecondPerAddress: connectsPerSecondPerAddress
+    jwtAuthority: clientAuthAuthority
+    jwtAudience: clientAuthAudience
+    bindClientIdToSubject: bindClientIdToSubject
   }
 }
 
@@ -121,13 +191,14 @@ module wsfunctions 'app/wsfunctions.bicep' = {
     tags: tags
     name: '${abbrs.appContainerApps}wsfn-${resourceToken}'
     environmentId: environment.outputs.id
-    image: wsfunctionsImage
-    identityId: identity.outputs.id
-    identityClientId: identity.outputs.clientId
+    exists: wsfunctionsExists
+    identityId: wsfunctionsIdentity.outputs.id
+    identityClientId: wsfunctionsIdentity.outputs.clientId
     registryServer: registry.outputs.loginServer
     redisHost: redis.outputs.host
     storageAccountName: storage.outputs.name
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    adminAllowedIpRanges: adminAllowedIpRangeList
   }
 }
 
@@ -148,5 +219,6 @@ output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = environment.outputs.id
 output WSAPP_URL string = wsapp.outputs.url
 output WSFUNCTIONS_URL string = wsfunctions.outputs.url
+output WSFUNCTIONS_NAME string = wsfunctions.outputs.name
 output REDIS_HOST string = redis.outputs.host
 output DASHBOARD_ID string = dashboard.outputs.id

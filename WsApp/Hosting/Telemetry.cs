@@ -1,3 +1,4 @@
+using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.AspNetCore;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -29,8 +30,16 @@ internal static class Telemetry
             .WithTracing(tracing => tracing.AddSource(WsMetrics.Name));
         if (azureMonitor)
         {
-            // The distro adds ASP.NET Core and HTTP client instrumentation itself.
-            telemetry.UseAzureMonitor();
+            // The distro adds ASP.NET Core and HTTP client instrumentation itself. In Azure it signs in as the app's
+            // identity (Monitoring Metrics Publisher; AZURE_CLIENT_ID names the user-assigned identity).
+            var useEntraId = builder.Configuration.GetValue<bool>("AzureMonitor:UseEntraId");
+            telemetry.UseAzureMonitor(options =>
+            {
+                if (useEntraId)
+                {
+                    options.Credential = new DefaultAzureCredential();
+                }
+            });
         }
         else
         {

@@ -6,7 +6,7 @@ namespace ServerlessWs.App.Upgrade;
 /// An upgraded socket as the WebSocket's stream, in place of <see cref="NetworkStream"/>. A write goes out at once
 /// when the socket's send buffer takes it, as it does for nearly every frame; only what the buffer does not take
 /// waits on an asynchronous send. Why: the first asynchronous send leaves ~360 bytes of send state on the socket for
-/// its whole life, which an idle connection then holds for nothing (README, Performance).
+/// its whole life, which an idle connection then holds for nothing (docs/performance.md).
 /// </summary>
 /// <remarks>Writes are never concurrent: <see cref="Heartbeat.HeartbeatStream"/> holds a write lock over this stream.</remarks>
 internal sealed class SocketStream : DuplexStream

@@ -16,7 +16,7 @@ namespace ServerlessWs.App.Upgrade;
 /// <remarks>
 /// Why: a Kestrel connection holds ~4 KiB of transport state (two pipes, a receive and a send loop) and is ticked by
 /// Kestrel's 1 s heartbeat for as long as it lives, which for an idle WebSocket was the larger part of its cost
-/// (README, Performance). Endpoints that are not TCP (a Unix socket) keep Kestrel's transport unchanged.
+/// (docs/performance.md). Endpoints that are not TCP (a Unix socket) keep Kestrel's transport unchanged.
 /// </remarks>
 internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> options, WebSocketFastPath fastPath, ILoggerFactory loggers)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
@@ -68,7 +68,7 @@ internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> o
     /// <summary>
     /// Linux's TCP_DEFER_ACCEPT: the kernel hands a connection over only once its first bytes have arrived. Every
     /// client of this listener speaks first (an HTTP request head), so the head is usually read at once, without a
-    /// wait, a timer or another wake of the socket engine: about a tenth less CPU a connect (README, Performance). A
+    /// wait, a timer or another wake of the socket engine: about a tenth less CPU a connect (docs/performance.md). A
     /// client that connects and stays silent is held by the kernel, not by this process, and handed over after
     /// about <see cref="DeferAcceptSeconds"/> (rounded up to the kernel's SYN-ACK retries: 7 s), when the head
     /// timeout starts as before.

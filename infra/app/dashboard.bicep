@@ -22,7 +22,9 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
     displayName: 'ServerlessWs (${name})'
     category: 'workbook'
     sourceId: appInsightsId
-    serializedData: loadTextContent('../dashboard.workbook.json')
+    // fallbackResourceIds: the resource the queries run against when the workbook is opened by its id or from a
+    // pin, not from the Application Insights resource's Workbooks blade.
+    serializedData: string(union(loadJsonContent('../dashboard.workbook.json'), { fallbackResourceIds: [appInsightsId] }))
   }
 }
 

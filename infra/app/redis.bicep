@@ -1,5 +1,9 @@
 // Azure Managed Redis: OSS cluster policy (the code keeps every script in one hash slot), no eviction (the
 // registry must not lose entries under memory pressure), and Entra ID access only (access keys off).
+// Network: public endpoint with TLS and Entra ID only. For a private endpoint instead, put the Container Apps
+// environment in a virtual network, add a Microsoft.Network/privateEndpoints for this cache (group id
+// 'redisEnterprise') with a privatelink.redis.azure.net DNS zone linked to that network, and set
+// publicNetworkAccess to 'Disabled' (see docs/deploy.md).
 @description('Azure region.')
 param location string
 
@@ -9,8 +13,8 @@ param tags object
 @description('Managed Redis name.')
 param name string
 
-@description('Object id of the managed identity that gets data access.')
-param principalId string
+@description('Object ids of the managed identities that get data access (one per app).')
+param principalIds array
 
 @description('Managed Redis SKU.')
 param skuName string = 'Balanced_B0'
@@ -40,14 +44,18 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
   }
 }
 
-// Data access for the apps' identity: its object id becomes a Redis user with the default policy.
-resource access 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments@2025-07-01' = {
-  parent: database
-  name: 'apps'
-  properties: {
-    accessPolicyName: 'default'
-    user: { objectId: principalId }
+// Data access for each app's identity: its object id becomes a Redis user with the default policy. One at a time:
+// the database accepts one change of its access policy assignments at a time.
+@batchSize(1)
+resource access 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments@2025-07-01' = [
+  for (principalId, i) in principalIds: {
+    parent: database
+    name: 'app${i}'
+    properties: {
+      accessPolicyName: 'default'
+      user: { objectId: principalId }
+    }
   }
-}
+]
 
 output host string = redis.properties.hostName

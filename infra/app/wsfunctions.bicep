@@ -1,5 +1,5 @@
 // WsFunctions as a Functions app on Container Apps (kind functionapp): always on, exactly one replica, so the
-// timer and the ws:events consumer run once. Its host storage is reached with the managed identity.
+// timer and the ws:events consumer run once. Its host storage is reached with its own managed identity.
 @description('Azure region.')
 param location string
 
@@ -12,8 +12,8 @@ param name string
 @description('Container Apps environment id.')
 param environmentId string
 
-@description('Image to run.')
-param image string
+@description('Whether the app was deployed before (azd: SERVICE_WSFUNCTIONS_RESOURCE_EXISTS); until then it runs the placeholder image.')
+param exists bool
 
 @description('User-assigned identity (resource id).')
 param identityId string
@@ -36,6 +36,32 @@ param appInsightsConnectionString string
 @description('NCRONTAB schedule of CleanupStaleEntries.')
 param cleanupSchedule string = '*/15 * * * * *'
 
+@description('Address ranges (CIDR) allowed to reach the admin API; empty allows any address (function keys still apply).')
+param adminAllowedIpRanges array
+
+// The port the Functions host listens on in its base image (ASPNETCORE_URLS=http://+:80; WsFunctions/Dockerfile
+// keeps it). The host runs as the base image's user (root): it writes
+// its key secrets under /azure-functions-host/Secrets, which an unprivileged user cannot.
+var port = 80
+
+// Before the first deploy the app runs azd's placeholder image (it listens on port 80 too).
+var placeholder = !exists
+var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+
+// The Functions host id names the host's key secrets and the timer's lock in storage. Left to the platform it may
+// follow the revision or replica name, so keys and the lock would change with each revision; this one is stable
+// (at most 32 lowercase letters, digits and dashes).
+var hostId = take(toLower(name), 32)
+
+// The image running now, kept across `azd provision`.
+module current 'fetch-image.bicep' = {
+  name: '${name}-image'
+  params: {
+    exists: exists
+    name: name
+  }
+}
+
 // The reconciler, the cleanup timer and the admin API.
 resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
   name: name
@@ -51,10 +77,15 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
     workloadProfileName: 'Consumption'
     configuration: {
       activeRevisionsMode: 'Single'
+      // External, so an operator can call the admin API from anywhere with a function key; narrow it with
+      // adminAllowedIpRanges. (Internal ingress would need the environment in a virtual network.)
       ingress: {
         external: true
-        targetPort: 8080
+        targetPort: port
         allowInsecure: false
+        ipSecurityRestrictions: [
+          for (range, i) in adminAllowedIpRanges: { name: 'admin-${i}', ipAddressRange: range, action: 'Allow' }
+        ]
       }
       registries: [
         { server: registryServer, identity: identityId }
@@ -64,10 +95,11 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
       containers: [
         {
           name: 'wsfunctions'
-          image: image
+          image: placeholder ? placeholderImage : current.outputs.containers[?0].?image
           resources: { cpu: json('0.5'), memory: '1Gi' }
           env: [
             { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
+            { name: 'AzureFunctionsWebHost__hostid', value: hostId }
             { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
             { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
             { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
@@ -75,8 +107,11 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
             { name: 'Redis__UseEntraId', value: 'true' }
             { name: 'AZURE_CLIENT_ID', value: identityClientId }
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+            { name: 'AzureMonitor__UseEntraId', value: 'true' }
             { name: 'Cleanup__Schedule', value: cleanupSchedule }
           ]
+          // No probes of our own: the platform's default TCP probes on the target port serve both the placeholder
+          // and the Functions host, which has no health route of its own that an anonymous probe could call.
         }
       ]
       scale: {
@@ -88,3 +123,4 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
 }
 
 output url string = 'https://${wsfunctions.properties.configuration.ingress.fqdn}'
+output name string = wsfunctions.name

@@ -7,8 +7,8 @@ namespace ServerlessWs.Chaos.Tests.Reporting;
 /// <summary>
 /// Collects each scenario's figures as JSON in one folder and renders them as a markdown table,
 /// <c>reliability.md</c>. The folder is <c>CHAOS_REPORT_DIR</c> when set, else <c>reliability/</c> next to the
-/// test assembly. With <c>CHAOS_UPDATE_README</c> set to the README's path, the table also replaces the one between
-/// the README's reliability markers: that is how the README's "Reliability" section is generated.
+/// test assembly. With <c>CHAOS_UPDATE_DOC</c> set to the path of docs/reliability.md, the table also replaces the
+/// one between that page's reliability markers: that is how the page's table is generated.
 /// </summary>
 public static class ReliabilityReport
 {
@@ -35,9 +35,9 @@ public static class ReliabilityReport
                 .OrderBy(f => f.Scenario, StringComparer.Ordinal);
             var table = Render(all);
             File.WriteAllText(Path.Combine(Directory, "reliability.md"), table);
-            if (Environment.GetEnvironmentVariable("CHAOS_UPDATE_README") is { Length: > 0 } readme)
+            if (Environment.GetEnvironmentVariable("CHAOS_UPDATE_DOC") is { Length: > 0 } page)
             {
-                UpdateReadme(readme, table);
+                UpdateDocument(page, table);
             }
         }
     }
@@ -58,7 +58,7 @@ public static class ReliabilityReport
         return table.ToString();
     }
 
-    private static void UpdateReadme(string path, string table)
+    private static void UpdateDocument(string path, string table)
     {
         var text = File.ReadAllText(path);
         var begin = text.IndexOf(Begin, StringComparison.Ordinal);

@@ -1,7 +1,7 @@
 namespace ServerlessWs.Chaos.Tests.Reporting;
 
 /// <summary>
-/// What one scenario tried and what it found, as the README's "Reliability" table shows it. Counters that do not
+/// What one scenario tried and what it found, as docs/reliability.md's table shows it. Counters that do not
 /// apply to a scenario stay null and print as "–". Lost, duplicated, out of order and violations must be 0.
 /// </summary>
 public sealed record ScenarioFigures(string Scenario)

@@ -34,7 +34,7 @@ public sealed partial class DashboardContractTests
     {
         var bicep = File.ReadAllText(Path.Combine(RepoRoot, "infra", "app", "dashboard.bicep"));
 
-        Assert.Contains("loadTextContent('../dashboard.workbook.json')", bicep, StringComparison.Ordinal);
+        Assert.Contains("loadJsonContent('../dashboard.workbook.json')", bicep, StringComparison.Ordinal);
     }
 
     /// <summary>Every <c>name == "…"</c> in the workbook's KQL queries.</summary>
