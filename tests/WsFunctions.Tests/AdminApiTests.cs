@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Infrastructure;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Core.Protocol;
 using ServerlessWs.Functions.Admin;
 using ServerlessWs.Tests.Infrastructure;
 
@@ -122,7 +123,7 @@ public sealed class AdminApiTests
         foreach (var member in new[] { alice, bob })
         {
             var message = await member.ReceiveAsync();
-            Assert.Equal(("admin", "news"), (message.GetProperty("from").GetString(), message.GetProperty("group").GetString()));
+            Assert.Equal(("admin", true, "news", 1L), (message.GetProperty("from").GetString(), message.GetProperty("admin").GetBoolean(), message.Group(), message.Gseq()));
         }
 
         AssertProblem(404, await f.Messages.SendToGroup(FunctionsHarness.Request("POST", "1"), "empty"));
@@ -141,12 +142,19 @@ public sealed class AdminApiTests
         }
 
         await f.ReconcileAllAsync();
+        // Connected after the index was reconciled: a broadcast no longer walks the index, so it is reached too.
+        clients.Add(await TestClient.ConnectAsync(b, "clientId=late"));
+        var before = (await f.Store.ReadGroupLogAsync(Groups.Broadcast, 0, default)).LastGseq;
         var result = Accepted(await f.Messages.Broadcast(FunctionsHarness.Request("POST", """{"all":true}""")));
 
         Assert.Equal(new SendResult("delivered", 6), result);
+        var log = await f.Store.ReadGroupLogAsync(Groups.Broadcast, before, default);
+        Assert.Equal(before + 1, log.LastGseq);
+        Assert.Single(log.Entries);
         foreach (var client in clients)
         {
-            Assert.Equal("""{"all":true}""", (await client.ReceiveAsync()).GetProperty("data").GetRawText());
+            var message = await client.ReceiveAsync();
+            Assert.Equal(("""{"all":true}""", "*", before + 1, "admin", true), (message.GetProperty("data").GetRawText(), message.Group(), message.Gseq(), message.GetProperty("from").GetString(), message.GetProperty("admin").GetBoolean()));
             await client.DisposeAsync();
         }
     }
