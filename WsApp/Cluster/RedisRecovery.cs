@@ -36,12 +36,23 @@ internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, WebSoc
         if (e.ConnectionType == ConnectionType.Interactive)
         {
             Restored(logger, e.EndPoint?.ToString() ?? "?");
-            _ = manager.ReassertAllAsync();
+            _ = ReassertThenCatchUpAsync();
         }
+        else
+        {
+            // Doorbells published while the subscription was down are lost: each group catches up from its log.
+            _ = manager.CatchUpGroupsAsync(startOver: false);
+        }
+    }
 
-        // Doorbells published while either connection was down are lost: each group catches up from its log (and
-        // finds out whether the store lost it).
-        _ = manager.CatchUpGroupsAsync();
+    /// <summary>
+    /// Claims first, then groups: a group found lost closes its members, and their sessions must have their groups
+    /// back (the re-assert restores them from the sockets) before they resume.
+    /// </summary>
+    private async Task ReassertThenCatchUpAsync()
+    {
+        await manager.ReassertAllAsync();
+        await manager.CatchUpGroupsAsync(startOver: true);
     }
 
     [LoggerMessage(1110, LogLevel.Warning, "Redis connection to {EndPoint} lost ({FailureType}); sockets stay open")]

@@ -249,9 +249,12 @@ internal sealed partial class ClientConnection
             _context.Groups.Release(group);
             return await SendErrorAsync(
                 ErrorCodes.NotAllowed,
-                joined.Status == GroupJoinStatus.TooManyGroups
-                    ? $"A client may be in at most {_context.Options.MaxGroupsPerClient} groups."
-                    : "The session is no longer known; reconnect.",
+                joined.Status switch
+                {
+                    GroupJoinStatus.TooManyGroups => $"A client may be in at most {_context.Options.MaxGroupsPerClient} groups.",
+                    GroupJoinStatus.GroupFull => $"A group may have at most {_context.Options.MaxMembersPerGroup} members.",
+                    _ => "The session is no longer known; reconnect.",
+                },
                 id);
         }
 

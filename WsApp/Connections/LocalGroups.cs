@@ -158,10 +158,10 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
     /// <summary>
     /// After the connection to the store came back: doorbells rung while it was away are lost, so each group the node
     /// holds is read from its log after what the node delivered, and what is newer is delivered now rather than
-    /// waiting for the group's next message. A group whose counter went back (the store lost its data) starts over
-    /// (<see cref="StartOver"/>).
+    /// waiting for the group's next message. With <paramref name="startOver"/> (once the node's claims are
+    /// re-asserted), a group whose counter went back (the store lost its data) starts over (<see cref="StartOver"/>).
     /// </summary>
-    public async Task CatchUpAsync()
+    public async Task CatchUpAsync(bool startOver)
     {
         LocalGroup[] held;
         lock (_gate)
@@ -171,7 +171,7 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
 
         foreach (var local in held)
         {
-            await OnEntryAsync(local, entry: null);
+            await OnEntryAsync(local, entry: null, startOver);
         }
     }
 
@@ -230,7 +230,7 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
     /// A doorbell (or, with <paramref name="entry"/> null, a catch-up): one at a time per group, in gseq order, each
     /// message once. A gap (doorbells of two senders crossed, or one was lost) is read from the group's log first.
     /// </summary>
-    private async Task OnEntryAsync(LocalGroup local, LogEntry? entry)
+    private async Task OnEntryAsync(LocalGroup local, LogEntry? entry, bool startOver = false)
     {
         // Doorbells that come while the node is still reading its starting position wait for it.
         await local.Initialized.Task;
@@ -246,9 +246,13 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
             if (entry is null || entry.Seq > last + 1)
             {
                 var read = await ReadAfterAsync(local.Name, last);
-                if (entry is null && read is not null && read.LastGseq < last)
+                if (read is not null && read.LastGseq < last)
                 {
-                    StartOver(local, read.LastGseq);
+                    if (startOver)
+                    {
+                        StartOver(local, read.LastGseq);
+                    }
+
                     return;
                 }
 

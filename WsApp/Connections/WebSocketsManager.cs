@@ -544,8 +544,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// </summary>
     internal sealed record PreparedGroup(string Group, long StartsAfter, long Position, IReadOnlyList<LogEntry> Replay, bool Recovered);
 
-    /// <summary>After the subscription connection came back: each group's doorbells missed meanwhile are read from its log.</summary>
-    public Task CatchUpGroupsAsync() => _groups.CatchUpAsync();
+    /// <summary>After a connection to the store came back: each group's doorbells missed meanwhile are read from its log.</summary>
+    public Task CatchUpGroupsAsync(bool startOver) => _groups.CatchUpAsync(startOver);
 
     private static PartitionedRateLimiter<string> CreateConnectLimiter(int perSecond) =>
         PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(

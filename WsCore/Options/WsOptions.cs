@@ -65,6 +65,13 @@ public sealed class WsOptions
     public int MaxGroupsPerClient { get; set; } = 100;
 
     /// <summary>
+    /// Members one group may have (ids whose session lapsed are not counted); a <c>join</c> beyond it is answered
+    /// <c>error</c> <c>not-allowed</c>. The broadcast group has no such limit: its members are the connected clients.
+    /// </summary>
+    [Range(1, 10_000_000, ErrorMessage = "Ws:MaxMembersPerGroup must be between 1 and 10000000.")]
+    public int MaxMembersPerGroup { get; set; } = 100_000;
+
+    /// <summary>
     /// Frames waiting to be written to one client. A client that lets more pile up is not reading: it is closed with
     /// 1008 (its messages stay in the log for a resume), so it can neither stall others nor grow memory.
     /// </summary>

@@ -19,8 +19,13 @@ public static class RedisKeys
     /// <summary>Set of the groups the client joined, kept across resumes. Slot of <c>{c:id}</c>.</summary>
     public static RedisKey ClientGroups(string clientId) => $"ws:{{c:{clientId}}}:groups";
 
-    /// <summary>Set of the client ids in a group (may hold lapsed ids): a group send counts it to answer <c>unknown</c> when the sender is alone. Slot of <c>{g:group}</c>.</summary>
-    public static RedisKey GroupMembers(string group) => $"ws:{{g:{group}}}:members";
+    /// <summary>
+    /// Sorted set of the client ids in a group, scored by when the membership lapses (Unix ms): <c>+inf</c> while the
+    /// member's session is connected, its session's expiry once released. A group send prunes lapsed ids and counts
+    /// the rest (to answer <c>unknown</c> when the sender is alone); a join counts them against
+    /// <c>Ws:MaxMembersPerGroup</c>. Slot of <c>{g:group}</c>. (v1 kept a plain set under <c>…:members</c>.)
+    /// </summary>
+    public static RedisKey GroupMembers(string group) => $"ws:{{g:{group}}}:joined";
 
     /// <summary>
     /// Integer: the group's counter, the gseq of its newest message (contract v2). Kept without a TTL so gseq never

@@ -44,20 +44,24 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
                 Groups = ((RedisResult[])result[5]!).Select(g => (string)g!).ToArray(),
             };
 
+        // A resumed session's memberships are live again (they lapsed with its release, if it was released).
+        MembershipsLapse(clientId, status == 1 ? [] : (RedisResult[])result[5]!, lapsesAtMs: null);
         AddEvent(claim.PreviousServer is null ? "claimed" : "takeover", clientId, serverId, epoch, claim.PreviousServer);
         return claim;
     }
 
     public async ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken)
     {
-        var server = await SessionScripts.Release.EvaluateAsync(
+        var released = await SessionScripts.Release.EvaluateAsync(
             Db, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]);
-        if (server.IsNull)
+        if (released.IsNull)
         {
             return false;
         }
 
-        AddEvent("released", clientId, (string?)server, epoch, null);
+        var result = (RedisResult[])released!;
+        MembershipsLapse(clientId, (RedisResult[])result[1]!, NowMs() + (_options.SessionTtlSeconds * 1000L));
+        AddEvent("released", clientId, (string?)result[0], epoch, null);
         return true;
     }
 
@@ -67,9 +71,16 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     /// </summary>
     public async ValueTask<long?> ReleaseIfOwnedByAsync(string clientId, string serverId, CancellationToken cancellationToken)
     {
-        var epoch = await SessionScripts.ReleaseIfOwnedBy.EvaluateAsync(
+        var released = await SessionScripts.ReleaseIfOwnedBy.EvaluateAsync(
             Db, ClientKeys(clientId), [serverId, _options.SessionTtlSeconds * 1000L]);
-        return epoch.IsNull ? null : (long)epoch;
+        if (released.IsNull)
+        {
+            return null;
+        }
+
+        var result = (RedisResult[])released!;
+        MembershipsLapse(clientId, (RedisResult[])result[1]!, NowMs() + (_options.SessionTtlSeconds * 1000L));
+        return (long)result[0];
     }
 
     public async ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken)
@@ -110,12 +121,20 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
             return new GroupJoin(joined == 0 ? GroupJoinStatus.UnknownClient : GroupJoinStatus.TooManyGroups, 0);
         }
 
-        return new GroupJoin(GroupJoinStatus.Joined, (long)await SessionScripts.GroupJoin.EvaluateAsync(Db, GroupKeys(group), [clientId]));
+        var gseq = (long)await SessionScripts.GroupJoin.EvaluateAsync(Db, GroupKeys(group), [clientId, NowMs(), _options.MaxMembersPerGroup]);
+        if (gseq < 0)
+        {
+            // The group is full: the client's own set gives the group back, so nothing changed.
+            await Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group);
+            return new GroupJoin(GroupJoinStatus.GroupFull, 0);
+        }
+
+        return new GroupJoin(GroupJoinStatus.Joined, gseq);
     }
 
     public async ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken)
     {
-        await Db.SetRemoveAsync(RedisKeys.GroupMembers(group), clientId);
+        await Db.SortedSetRemoveAsync(RedisKeys.GroupMembers(group), clientId);
         await Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group);
     }
 
@@ -163,6 +182,21 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
             (long)fields[1],
             DateTimeOffset.FromUnixTimeMilliseconds((long)fields[2]),
             (long)fields[3]);
+    }
+
+    /// <summary>
+    /// Sets when each of a client's memberships lapses: at <paramref name="lapsesAtMs"/> (its session's expiry, once
+    /// released), or never while connected (null). Each group is its own slot, so one command each, fire and forget:
+    /// a membership that did not lapse in time is only counted a little longer; it can never deliver anything.
+    /// </summary>
+    private void MembershipsLapse(string clientId, RedisResult[] groups, long? lapsesAtMs)
+    {
+        RedisValue score = lapsesAtMs is { } at ? at : "inf";
+        foreach (var group in groups)
+        {
+            _ = SessionScripts.GroupMemberLapses.EvaluateAsync(Db, [RedisKeys.GroupMembers((string)group!)], [clientId, score])
+                .ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+        }
     }
 
     private static RedisKey[] ClientKeys(string clientId) =>

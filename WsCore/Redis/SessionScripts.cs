@@ -43,8 +43,8 @@ internal static class SessionScripts
         """);
 
     /// <summary>
-    /// ARGV: epoch, session TTL (ms). Returns the server that held the id when released; false when a newer claim
-    /// (or nothing) owns it.
+    /// ARGV: epoch, session TTL (ms). Returns {server, groups}: the server that held the id when released and the
+    /// session's groups (whose memberships now lapse with it); false when a newer claim (or nothing) owns it.
     /// </summary>
     public static readonly RedisScript Release = new("""
         if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return false end
@@ -52,18 +52,18 @@ internal static class SessionScripts
         if server == '' then return false end
         redis.call('HSET', KEYS[1], 'server', '')
         for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-        return server
+        return {server, redis.call('SMEMBERS', KEYS[3])}
         """);
 
     /// <summary>
     /// ARGV: server, session TTL (ms). Cleanup's release of a dead server's entry: only while that server still owns
-    /// it, so a client that reconnected elsewhere is never touched. Returns the released epoch, or false.
+    /// it, so a client that reconnected elsewhere is never touched. Returns {epoch, groups}, or false.
     /// </summary>
     public static readonly RedisScript ReleaseIfOwnedBy = new("""
         if redis.call('HGET', KEYS[1], 'server') ~= ARGV[1] then return false end
         redis.call('HSET', KEYS[1], 'server', '')
         for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-        return tonumber(redis.call('HGET', KEYS[1], 'epoch'))
+        return {tonumber(redis.call('HGET', KEYS[1], 'epoch')), redis.call('SMEMBERS', KEYS[3])}
         """);
 
     /// <summary>
@@ -126,23 +126,37 @@ internal static class SessionScripts
         """);
 
     /// <summary>
-    /// KEYS: the group's members, counter, log (one slot). ARGV: clientId. Adds the member and returns the group's
-    /// gseq: the joined client is owed every message after it.
+    /// KEYS: the group's members, counter, log (one slot). ARGV: clientId, now (ms), most members. Prunes lapsed
+    /// members, adds this one as connected (unless the group is full) and returns the group's gseq: the joined client
+    /// is owed every message after it. -1 when the group already has the most members it may have.
     /// </summary>
     public static readonly RedisScript GroupJoin = new("""
-        redis.call('SADD', KEYS[1], ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+        if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
+        redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
         return tonumber(redis.call('GET', KEYS[2]) or '0')
+        """);
+
+    /// <summary>
+    /// KEYS: the group's members. ARGV: clientId, when the membership lapses (ms, or 'inf' while connected). Sets it
+    /// only for a member (XX): a release or a resume never re-adds a client that left.
+    /// </summary>
+    public static readonly RedisScript GroupMemberLapses = new("""
+        return redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
         """);
 
     /// <summary>
     /// KEYS: the group's members, counter, log (one slot). ARGV: from, data, now (ms), log length, log age (ms),
     /// '1' for the broadcast group (every connected client is a member; no member set). One message, one entry,
-    /// whatever the member count (contract v2). Returns {0} when no member but the sender, else {gseq, recipients}.
+    /// whatever the member count (contract v2); members whose session lapsed are pruned, never counted.
+    /// Returns {0} when no member but the sender, else {gseq, recipients}.
     /// </summary>
     public static readonly RedisScript GroupAppend = new("""
         local recipients = 0
         if ARGV[6] ~= '1' then
-          recipients = redis.call('SCARD', KEYS[1]) - redis.call('SISMEMBER', KEYS[1], ARGV[1])
+          redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+          recipients = redis.call('ZCARD', KEYS[1])
+          if redis.call('ZSCORE', KEYS[1], ARGV[1]) then recipients = recipients - 1 end
           if recipients <= 0 then return {0} end
         end
         local gseq = redis.call('INCR', KEYS[2])

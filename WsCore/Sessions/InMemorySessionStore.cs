@@ -124,8 +124,14 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
                 return ValueTask.FromResult(new GroupJoin(GroupJoinStatus.TooManyGroups, 0));
             }
 
-            session.Groups.Add(group);
+            // Members whose session lapsed are dropped by the purge timer (within half a session TTL).
             var state = GroupOf(group);
+            if (!state.Members.Contains(clientId) && state.Members.Count >= _options.MaxMembersPerGroup)
+            {
+                return ValueTask.FromResult(new GroupJoin(GroupJoinStatus.GroupFull, 0));
+            }
+
+            session.Groups.Add(group);
             state.Members.Add(clientId);
             return ValueTask.FromResult(new GroupJoin(GroupJoinStatus.Joined, state.Gseq));
         }
@@ -154,17 +160,8 @@ public sealed class InMemorySessionStore : ISessionStore, IDisposable
             var recipients = 0L;
             if (group != Protocol.Groups.Broadcast)
             {
-                // Members whose session lapsed are pruned on the spot, so a send never counts them.
-                foreach (var member in state?.Members.ToArray() ?? [])
-                {
-                    if (FindLive(member, now) is null)
-                    {
-                        continue;
-                    }
-
-                    recipients += member == message.From ? 0 : 1;
-                }
-
+                // Constant work whatever the member count; members whose session lapsed are dropped by the purge.
+                recipients = state is null ? 0 : state.Members.Count - (state.Members.Contains(message.From) ? 1 : 0);
                 if (recipients == 0)
                 {
                     return ValueTask.FromResult(new GroupAppendResult(null, 0));

@@ -106,6 +106,9 @@ public enum GroupJoinStatus
 
     /// <summary>The client is in <c>Ws:MaxGroupsPerClient</c> other groups: nothing changed.</summary>
     TooManyGroups,
+
+    /// <summary>The group has <c>Ws:MaxMembersPerGroup</c> members: nothing changed.</summary>
+    GroupFull,
 }
 
 /// <summary>The outcome of a join: on <see cref="GroupJoinStatus.Joined"/>, the group's gseq at the join.</summary>

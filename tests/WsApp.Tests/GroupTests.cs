@@ -256,6 +256,26 @@ public sealed class GroupTests
         Assert.Equal(2, node.Manager().LocalGroupCount - 1);
     }
 
+    [Fact]
+    public async Task AJoinOfAFullGroupIsNotAllowedAndTheJoinerGetsNothingOfIt()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:MaxMembersPerGroup", 1)));
+        await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        await using var carol = await TestClient.ConnectAsync(node, "clientId=carol");
+        await alice.SendAsync(Frames.Join("vip", id: "a"));
+        Assert.Equal("ok", (await alice.ReceiveOfTypeAsync("ack")).Status());
+
+        await bob.SendAsync(Frames.Join("vip", id: "b"));
+
+        var error = await bob.ReceiveAsync();
+        Assert.Equal(("error", "not-allowed", "b"), (error.Type(), error.GetProperty("code").GetString(), error.GetProperty("id").GetString()));
+        await carol.SendAsync(Frames.SendToGroup("vip", "1", id: "c"));
+        Assert.Equal("delivered", (await carol.ReceiveOfTypeAsync("ack")).Status());
+        Assert.Equal(1L, (await alice.ReceiveAsync()).Gseq());
+        await bob.AssertAliveAsync();
+    }
+
     [Theory]
     [InlineData("""{"type":"join","group":"*","id":1}""")]
     [InlineData("""{"type":"leave","group":"*","id":1}""")]

@@ -33,7 +33,7 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
         Assert.Equal(32, ((byte[])owner.Single(e => e.Name == "tokenHash").Value!).Length);
         Assert.Equal(1, await db.StreamLengthAsync($"ws:{{c:{Id("a")}}}:log"));
         Assert.True(await db.SetContainsAsync($"ws:{{c:{Id("a")}}}:groups", "g"));
-        Assert.True(await db.SetContainsAsync("ws:{g:g}:members", Id("a")));
+        Assert.Equal(double.PositiveInfinity, await db.SortedSetScoreAsync("ws:{g:g}:joined", Id("a")));
     }
 
     [Fact]
@@ -89,6 +89,41 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
         // The group's index may still name the id, but its new session is not in that group.
         var again = await store.ClaimAsync(Id("a"), fresh.ResumeToken, 0, "s1", None);
         Assert.Empty(again.Groups);
+    }
+
+    [Fact]
+    public async Task AMembershipLapsesWithItsSessionSoSendsNeitherCountNorKeepTheLapsedId()
+    {
+        var store = CreateStore(new WsOptions { SessionTtlSeconds = 1 });
+        var (g, members) = (Id("g"), RedisKeys.GroupMembers(Id("g")));
+        var a = await store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await store.ClaimAsync(Id("b"), null, 0, "s1", None);
+        await store.JoinAsync(Id("a"), g, None);
+        await store.JoinAsync(Id("b"), g, None);
+        await store.ReleaseAsync(Id("a"), a.Epoch, None);
+
+        // Released, not yet expired: still a member (a resume would find it in the group).
+        Assert.Equal(1, (await store.AppendToGroupAsync(g, new OutboundMessage(Id("b"), "1"u8.ToArray()), None)).Recipients);
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+
+        Assert.Null((await store.AppendToGroupAsync(g, new OutboundMessage(Id("b"), "2"u8.ToArray()), None)).Entry);
+        var db = redis.Client.GetDatabase();
+        Assert.Equal([Id("b")], (await db.SortedSetRangeByRankAsync(members)).Select(m => (string)m!));
+    }
+
+    [Fact]
+    public async Task AResumedSessionsMembershipsAreLiveAgain()
+    {
+        var store = CreateStore(new WsOptions { SessionTtlSeconds = 2 });
+        var g = Id("g");
+        var a = await store.ClaimAsync(Id("a"), null, 0, "s1", None);
+        await store.JoinAsync(Id("a"), g, None);
+        await store.ReleaseAsync(Id("a"), a.Epoch, None);
+        await store.ClaimAsync(Id("a"), a.ResumeToken, 0, "s2", None);
+
+        await Task.Delay(TimeSpan.FromSeconds(2.3));
+
+        Assert.Equal(1, (await store.AppendToGroupAsync(g, new OutboundMessage("x", "1"u8.ToArray()), None)).Recipients);
     }
 
     [Fact]

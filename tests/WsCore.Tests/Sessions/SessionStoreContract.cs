@@ -279,6 +279,26 @@ public abstract class SessionStoreContract
     }
 
     [Fact]
+    public async Task AGroupTakesAtMostMaxMembersPerGroupMembers()
+    {
+        var store = CreateStore(new WsOptions { MaxMembersPerGroup = 2 });
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            await store.ClaimAsync(Id(name), null, 0, "s1", None);
+        }
+
+        await store.JoinAsync(Id("a"), Id("g"), None);
+        await store.JoinAsync(Id("b"), Id("g"), None);
+
+        Assert.Equal(GroupJoinStatus.GroupFull, (await store.JoinAsync(Id("c"), Id("g"), None)).Status);
+        Assert.Equal(GroupJoinStatus.Joined, (await store.JoinAsync(Id("b"), Id("g"), None)).Status);
+        // A refused join changed nothing: c's session does not name the group, and it counts as no member.
+        Assert.Equal(2, (await store.AppendToGroupAsync(Id("g"), new OutboundMessage("x", "1"u8.ToArray()), None)).Recipients);
+        await store.LeaveAsync(Id("a"), Id("g"), None);
+        Assert.Equal(GroupJoinStatus.Joined, (await store.JoinAsync(Id("c"), Id("g"), None)).Status);
+    }
+
+    [Fact]
     public async Task AGroupsLogKeepsOnlyTheNewestMessagesAndSaysSo()
     {
         var g = Id("g");
