@@ -188,10 +188,21 @@ internal sealed partial class ClientConnection
                     continue;
                 }
 
-                await SendEntryAsync(missed, buffer);
+                if (missed.From != ClientId)
+                {
+                    await SendEntryAsync(missed, buffer);
+                }
+
                 AdvanceGroup(group, missed.Seq);
             }
 
+            return;
+        }
+
+        // The sender never receives its own group message (§5b): its position moves past it all the same.
+        if (entry.From == ClientId)
+        {
+            AdvanceGroup(group, entry.Seq);
             return;
         }
 

@@ -276,7 +276,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         var prepared = new Task<PreparedGroup>[names.Length];
         for (var i = 0; i < names.Length; i++)
         {
-            prepared[i] = PrepareGroupAsync(names[i], resumed && request.Since?.TryGetValue(names[i], out var after) == true ? after : null);
+            prepared[i] = PrepareGroupAsync(names[i], resumed && request.Since?.TryGetValue(names[i], out var after) == true ? after : null, request.ClientId);
         }
 
         try
@@ -297,7 +297,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
     }
 
-    private async Task<PreparedGroup> PrepareGroupAsync(string group, long? since)
+    private async Task<PreparedGroup> PrepareGroupAsync(string group, long? since, string? clientId)
     {
         var current = await _groups.AcquireAsync(group);
         if (since is not { } after)
@@ -315,6 +315,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             // The welcome names where this socket's delivery starts, the replay included: the client's own position
             // when nothing was lost; else just before the oldest message the log still had (or at the counter).
             var startsAfter = recovered ? after : replay.Count > 0 ? replay[0].Seq - 1 : read.LastGseq;
+            // What the client itself sent to the group is not replayed to it, as it was not delivered to it live.
+            replay = [.. replay.Where(e => e.From != clientId)];
             return new PreparedGroup(group, startsAfter, read.LastGseq, replay, recovered);
         }
         catch

@@ -28,7 +28,13 @@ public sealed class GroupTests
         await alice.SendAsync(Frames.SendToGroup("room-1", "\"hello room\"", id: "g1"));
         await alice.SendAsync(Frames.SendToGroup("room-1", "\"again\"", id: "g2"));
 
-        Assert.Equal("delivered", (await alice.ReceiveOfTypeAsync("ack")).Status());
+        // Alice, a member, gets her two acks and no copy of her own messages: her next frames are exactly those.
+        foreach (var id in new[] { "g1", "g2" })
+        {
+            var ack = await alice.ReceiveAsync();
+            Assert.Equal(("ack", id, "delivered"), (ack.Type(), ack.GetProperty("id").GetString(), ack.Status()));
+        }
+
         foreach (var member in new[] { bob, carol })
         {
             var first = await member.ReceiveAsync();
@@ -40,7 +46,6 @@ public sealed class GroupTests
         }
 
         // Alice got no copy, and dave (not a member) got nothing: each one's next frame is its own pong.
-        await alice.ReceiveOfTypeAsync("ack");
         await alice.AssertAliveAsync();
         await dave.AssertAliveAsync();
     }
@@ -174,6 +179,34 @@ public sealed class GroupTests
         // Delivery starts just before the oldest message the window still holds.
         Assert.Equal((3L, false, false), (news.GetProperty("gseq").GetInt64(), news.GetProperty("recovered").GetBoolean(), back.Welcome.GetProperty("recovered").GetBoolean()));
         await ExpectGseqsAsync(back, 4, 6);
+    }
+
+    [Fact]
+    public async Task AMemberThatSentToItsGroupGetsNoCopyLiveInACatchUpOrInItsReplay()
+    {
+        await using var node = await WsNode.StartAsync();
+        var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        foreach (var member in new[] { alice, bob })
+        {
+            await member.SendAsync(Frames.Join("room", id: "j"));
+            await member.ReceiveOfTypeAsync("ack");
+        }
+
+        await alice.SendAsync(Frames.SendToGroup("room", "\"mine\"", id: "a1"));
+        Assert.Equal("ack", (await alice.ReceiveAsync()).Type());
+        await bob.SendAsync(Frames.SendToGroup("room", "\"bob's\"", id: "b1"));
+        Assert.Equal(2L, (await alice.ReceiveAsync()).Gseq());
+        await alice.DisposeAsync();
+        await bob.SendAsync(Frames.SendToGroup("room", "\"while away\"", id: "b2"));
+        await bob.ReceiveOfTypeAsync("ack");
+
+        await using var back = await TestClient.ConnectAsync(node, $"clientId=alice&resumeToken={alice.ResumeToken}&since=room:0");
+
+        Assert.Equal(2, back.Welcome.GetProperty("replayed").GetInt32());
+        Assert.Equal(2L, (await back.ReceiveAsync()).Gseq());
+        Assert.Equal(3L, (await back.ReceiveAsync()).Gseq());
+        await back.AssertAliveAsync();
     }
 
     [Fact]
