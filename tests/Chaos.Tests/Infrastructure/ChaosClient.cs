@@ -123,6 +123,28 @@ public sealed class ChaosClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The gseqs of <paramref name="group"/> this client's stream jumped over. The sender of a group message never
+    /// gets it (docs/protocol.md §5b), so a member that sends sees its own messages as jumps; any other jump is a
+    /// hole the welcome did not own up to.
+    /// </summary>
+    public IReadOnlyList<long> SkippedGseqs(string group)
+    {
+        lock (_gate)
+        {
+            return _streams.TryGetValue(group, out var stream) ? [.. stream.Skipped] : [];
+        }
+    }
+
+    /// <summary>The gseqs at which this client recorded messages of <paramref name="group"/> from <paramref name="from"/>.</summary>
+    public IReadOnlyList<long> GseqsFrom(string group, string from)
+    {
+        lock (_gate)
+        {
+            return _streams.TryGetValue(group, out var stream) ? [.. stream.Got.Where(g => g.Key.From == from).Select(g => g.Value)] : [];
+        }
+    }
+
     /// <summary>What this client recorded of <paramref name="group"/>'s stream (zeros when it got nothing of it).</summary>
     public GroupStreamFigures GroupFigures(string group)
     {
@@ -500,7 +522,8 @@ public sealed class ChaosClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// A group message: per group, gseq must be the position + 1 (a jump or a repeat is a break), strictly increasing
+    /// A group message: per group, gseq must follow the position (a repeat is a break; a jump is noted, see
+    /// <see cref="SkippedGseqs"/>), strictly increasing
     /// (else out of order), never seen before by gseq or by sender and counter (else duplicated); a group this client
     /// holds no position in is unexpected; its own message coming back is an echo (the sender never gets its own).
     /// </summary>
@@ -521,9 +544,24 @@ public sealed class ChaosClient : IAsyncDisposable
             {
                 stream.Unexpected++;
             }
-            else if (gseq != position + 1)
+            else if (gseq <= position)
             {
                 stream.GseqBreaks++;
+            }
+            else if (gseq > position + 1)
+            {
+                // A jump: allowed only over this client's own messages (a member sender never gets its own), which
+                // the tally checks against the gseqs the other members got them at. Kept bounded.
+                for (var skipped = position + 1; skipped < gseq; skipped++)
+                {
+                    if (stream.Skipped.Count >= GroupStream.SkippedLimit)
+                    {
+                        stream.GseqBreaks++;
+                        break;
+                    }
+
+                    stream.Skipped.Add(skipped);
+                }
             }
 
             var seenGseq = !stream.Gseqs.Add(gseq);
@@ -569,6 +607,11 @@ public sealed record GroupStreamFigures(long Received, long Duplicated, long Out
 /// <summary>One client's record of one group's stream (under the client's lock).</summary>
 internal sealed class GroupStream
 {
+    public const int SkippedLimit = 100_000;
+
+    /// <summary>The gseqs the stream jumped over (see <see cref="ChaosClient.SkippedGseqs"/>).</summary>
+    public List<long> Skipped { get; } = [];
+
     public HashSet<long> Gseqs { get; } = [];
 
     /// <summary>By sender and counter: the gseq it came with.</summary>
@@ -582,7 +625,7 @@ internal sealed class GroupStream
 
     public long OutOfOrder { get; set; }
 
-    /// <summary>A gseq that was not the position + 1, or a resume whose welcome moved a recovered group's position.</summary>
+    /// <summary>A gseq at or below the position, or a resume whose welcome moved a recovered group's position (jumps are in <see cref="Skipped"/>).</summary>
     public long GseqBreaks { get; set; }
 
     /// <summary>Welcomes that said <c>recovered: false</c> for this group, or left it out though it was joined.</summary>

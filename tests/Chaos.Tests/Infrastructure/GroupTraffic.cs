@@ -111,6 +111,22 @@ public sealed class GroupTraffic
             }
         }
 
+        // A jump in a member's stream must be over its own messages only, at the gseqs the other members got them.
+        long holes = 0;
+        foreach (var (group, members) in _members)
+        {
+            foreach (var member in members)
+            {
+                var own = members.Where(m => m != member).SelectMany(m => m.GseqsFrom(group, member.ClientId)).ToHashSet();
+                var unexplained = member.SkippedGseqs(group).Where(g => !own.Contains(g)).ToList();
+                holes += unexplained.Count;
+                if (unexplained.Count > 0)
+                {
+                    lost.Add($"{group}: {member.ClientId} jumped over gseq {string.Join(',', unexplained.Take(10))} (not its own messages)");
+                }
+            }
+        }
+
         // Every stream of every client: a member's groups, the broadcast group *, and any group it got unasked.
         var figures = _clients.SelectMany(c => c.RecordedGroups.Select(c.GroupFigures)).ToList();
         var clients = _clients;
@@ -124,11 +140,12 @@ public sealed class GroupTraffic
             Lost: missing,
             Duplicated: figures.Sum(f => f.Duplicated),
             OutOfOrder: figures.Sum(f => f.OutOfOrder),
-            GseqBreaks: figures.Sum(f => f.GseqBreaks),
+            GseqBreaks: figures.Sum(f => f.GseqBreaks) + holes,
             NotRecovered: figures.Sum(f => f.NotRecovered),
             Unexpected: figures.Sum(f => f.Unexpected) + _senders.Sum(s => s.Unexpected) + clients.Sum(c => c.Malformed),
             MissingGroups: clients.Sum(c => c.MissingGroups),
             OwnEchoes: figures.Sum(f => f.OwnEchoes),
+            MemberResumes: _members.Values.SelectMany(m => m).Distinct().Sum(m => m.Connects - 1),
             GseqMismatches: mismatches,
             Details: lost);
     }
@@ -195,6 +212,7 @@ public sealed record GroupTally(
     long Unexpected,
     long MissingGroups,
     long OwnEchoes,
+    int MemberResumes,
     long GseqMismatches,
     IReadOnlyList<string> Details)
 {
