@@ -75,7 +75,7 @@ internal static class FaultScenario
             OutOfOrder = groups.OutOfOrder,
             Violations = (int)groups.Violations,
             Notes = string.Create(CultureInfo.InvariantCulture,
-                $"same run: {groups.Groups} groups, each with members on every node (every member in 2 groups; {groups.MemberResumes} member resumes, each with a since per group), 2 senders per group (a member and a non-member); {groups.Messages:N0} group messages acked delivered, owed to {groups.Sent:N0} member deliveries; {groups.InDoubt:N0} group sends in doubt, not counted as sent{(groups.OwnEchoes > 0 ? "; violations include " + groups.OwnEchoes.ToString("N0", CultureInfo.InvariantCulture) + " messages echoed to their member sender" : string.Empty)}"),
+                $"same run: {groups.Groups} groups, each with members on every node (every member in 2 groups; {groups.MemberResumes} member resumes, each naming a since per group), 2 senders per group (a member and a non-member); {groups.Messages:N0} group messages acked delivered, owed to {groups.Sent:N0} member deliveries; {groups.InDoubt:N0} group sends in doubt, not counted as sent{(groups.OwnEchoes > 0 ? "; violations include " + groups.OwnEchoes.ToString("N0", CultureInfo.InvariantCulture) + " messages echoed to their member sender" : string.Empty)}"),
         });
 
     private static void AssertGroups(GroupTally g)
