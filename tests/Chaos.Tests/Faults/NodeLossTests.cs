@@ -38,6 +38,7 @@ public sealed class NodeLossTests
     {
         await using var cluster = await ChaosCluster.StartAsync(nodes: 3, LeaseSeconds, CleanupPeriod.TotalSeconds);
         await using var traffic = await Traffic.ConnectAsync(cluster, clients, "loss");
+        await traffic.JoinGroupsAsync("loss", groups: ChaosSettings.Pick(4, 8), perNode: ChaosSettings.Pick(2, 5));
         var lost = cluster.Nodes[0];
         var moved = traffic.Clients.Where(c => c.ServerId == lost.ServerId).ToList();
         var cleanup = Task.FromResult<TimeSpan?>(null);

@@ -47,6 +47,7 @@ public sealed class RedisFaultTests
         var clients = ChaosSettings.Pick(600, 3000);
         await using var cluster = await ChaosCluster.StartAsync(nodes: 3, leaseSeconds: 15, cleanupSeconds: 1, redisArguments);
         await using var traffic = await Traffic.ConnectAsync(cluster, clients, "redis");
+        await traffic.JoinGroupsAsync("redis", groups: ChaosSettings.Pick(4, 8), perNode: ChaosSettings.Pick(2, 5));
         using var sampling = new CancellationTokenSource();
         var peaks = Task.FromResult(new Dictionary<string, long>());
         var before = new Dictionary<string, long>();
