@@ -96,8 +96,12 @@ public sealed class JwtAuthenticationTests
         tally.Check("clientId differing only in case", 401, (await ConnectAttempt.RunAsync(node, $"clientId=Carol-2&access_token={Token("carol-2")}")).Status);
         tally.Check("subject that is not a valid clientId", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token("carol smith")}")).Status);
         tally.Check("token without a subject", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token(null)}")).Status);
+        // The admin API's sender is reserved: a token whose subject names it must not let its holder speak as it.
+        tally.Check("subject that is the reserved admin id", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token("admin")}")).Status);
+        tally.Check("subject that is the reserved admin id, in another case", 401, (await ConnectAttempt.RunAsync(node, $"access_token={Token("Admin")}")).Status);
+        tally.Check("clientId admin with the admin subject", 400, (await ConnectAttempt.RunAsync(node, $"clientId=admin&access_token={Token("admin")}")).Status);
 
-        tally.Record("6f. security: JWT subject bound to clientId", "subject names the id; another subject, case variant or invalid subject is 401");
+        tally.Record("6f. security: JWT subject bound to clientId", "subject names the id; another subject, case variant, invalid or reserved (admin) subject is 401");
         tally.AssertAllDocumented();
     }
 
