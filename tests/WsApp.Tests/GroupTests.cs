@@ -143,10 +143,7 @@ public sealed class GroupTests
     {
         await using var node = await WsNode.StartAsync();
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
-        var bob = await TestClient.ConnectAsync(node, "clientId=bob");
-        await bob.SendAsync(Frames.Join("news", id: "j"));
-        await bob.ReceiveOfTypeAsync("ack");
-        await bob.DisposeAsync();
+        var bob = await JoinedThenGoneAsync(node, "bob", "news");
         await alice.SendAsync(Frames.SendToGroup("news", "1", id: "g"));
         await alice.ReceiveOfTypeAsync("ack");
 
@@ -163,10 +160,7 @@ public sealed class GroupTests
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:LogMaxMessages", 3)));
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
-        var bob = await TestClient.ConnectAsync(node, "clientId=bob");
-        await bob.SendAsync(Frames.Join("news", id: "j"));
-        await bob.ReceiveOfTypeAsync("ack");
-        await bob.DisposeAsync();
+        var bob = await JoinedThenGoneAsync(node, "bob", "news");
         for (var n = 1; n <= 6; n++)
         {
             await alice.SendAsync(Frames.SendToGroup("news", "0", id: "g"));
@@ -214,10 +208,7 @@ public sealed class GroupTests
     {
         await using var node = await WsNode.StartAsync();
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
-        var bob = await TestClient.ConnectAsync(node, "clientId=bob");
-        await bob.SendAsync(Frames.Join("news", id: "j"));
-        await bob.ReceiveOfTypeAsync("ack");
-        await bob.DisposeAsync();
+        var bob = await JoinedThenGoneAsync(node, "bob", "news");
         await alice.SendAsync(Frames.SendToGroup("news", "1", id: "g"));
         await alice.ReceiveOfTypeAsync("ack");
 
@@ -408,5 +399,15 @@ public sealed class GroupTests
         {
             Assert.Equal(gseq, (await client.ReceiveAsync()).Gseq());
         }
+    }
+
+    /// <summary>A client that joined <paramref name="group"/> and went away: its session, membership and token stay for a resume.</summary>
+    private static async Task<TestClient> JoinedThenGoneAsync(WsNode node, string clientId, string group)
+    {
+        var client = await TestClient.ConnectAsync(node, $"clientId={clientId}");
+        await client.SendAsync(Frames.Join(group, id: "j"));
+        Assert.Equal("ok", (await client.ReceiveOfTypeAsync("ack")).Status());
+        await client.DisposeAsync();
+        return client;
     }
 }

@@ -150,46 +150,14 @@ public sealed class GroupTraffic
             Details: lost);
     }
 
-    private static async Task SendUntilAsync(GroupSender sender, long end, TimeSpan interval)
-    {
-        var step = (long)(interval.TotalSeconds * Stopwatch.Frequency);
-        var next = Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * step);
-        for (long n = 1; Stopwatch.GetTimestamp() < end; n++)
-        {
-            var wait = next - Stopwatch.GetTimestamp();
-            if (wait > 0)
-            {
-                await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
-            }
+    private static Task SendUntilAsync(GroupSender sender, long end, TimeSpan interval) =>
+        PacedSender.SendUntilAsync(sender, end, interval, n => sender.Client.SendToGroupAsync(sender.Group, n, TimeSpan.FromSeconds(5)), status => status == "delivered");
 
-            next = Math.Max(next + step, Stopwatch.GetTimestamp() - Stopwatch.Frequency);
-            switch (await sender.Client.SendToGroupAsync(sender.Group, n, TimeSpan.FromSeconds(5)))
-            {
-                case "delivered":
-                    sender.Acked.Add(n);
-                    break;
-                case null:
-                    sender.InDoubt++;
-                    break;
-                default:
-                    sender.Unexpected++;
-                    break;
-            }
-        }
-    }
-
-    private sealed class GroupSender(ChaosClient client, string group)
+    private sealed class GroupSender(ChaosClient client, string group) : PacedSender
     {
         public ChaosClient Client { get; } = client;
 
         public string Group { get; } = group;
-
-        /// <summary>Written by the sender's one loop; read after it ended.</summary>
-        public List<long> Acked { get; } = [];
-
-        public int InDoubt { get; set; }
-
-        public int Unexpected { get; set; }
     }
 }
 

@@ -91,46 +91,14 @@ public sealed class Traffic : IAsyncDisposable
         }
     }
 
-    private static async Task SendUntilAsync(Pair pair, long end, TimeSpan interval)
-    {
-        var step = (long)(interval.TotalSeconds * Stopwatch.Frequency);
-        var next = Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * step);
-        for (long n = 1; Stopwatch.GetTimestamp() < end; n++)
-        {
-            var wait = next - Stopwatch.GetTimestamp();
-            if (wait > 0)
-            {
-                await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
-            }
+    private static Task SendUntilAsync(Pair pair, long end, TimeSpan interval) =>
+        PacedSender.SendUntilAsync(pair, end, interval, n => pair.Sender.SendAsync(pair.Recipient.ClientId, n, TimeSpan.FromSeconds(5)), status => status is "delivered" or "queued");
 
-            next = Math.Max(next + step, Stopwatch.GetTimestamp() - Stopwatch.Frequency);
-            switch (await pair.Sender.SendAsync(pair.Recipient.ClientId, n, TimeSpan.FromSeconds(5)))
-            {
-                case "delivered" or "queued":
-                    pair.Acked.Add(n);
-                    break;
-                case null:
-                    pair.InDoubt++;
-                    break;
-                default:
-                    pair.Unexpected++;
-                    break;
-            }
-        }
-    }
-
-    private sealed class Pair(ChaosClient sender, ChaosClient recipient)
+    private sealed class Pair(ChaosClient sender, ChaosClient recipient) : PacedSender
     {
         public ChaosClient Sender { get; } = sender;
 
         public ChaosClient Recipient { get; } = recipient;
-
-        /// <summary>Written by the pair's one sender loop; read after it ended.</summary>
-        public List<long> Acked { get; } = [];
-
-        public int InDoubt { get; set; }
-
-        public int Unexpected { get; set; }
     }
 }
 
