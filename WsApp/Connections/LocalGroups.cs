@@ -79,10 +79,14 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
     /// </summary>
     public void Attach(string group, ClientConnection connection, long position)
     {
-        LocalGroup local;
+        LocalGroup? local;
         lock (_gate)
         {
-            local = _groups[group];
+            // Held by the caller's reference, so present unless the node stopped hearing every group (shutdown).
+            if (!_groups.TryGetValue(group, out local))
+            {
+                return;
+            }
         }
 
         long delivered;
@@ -102,6 +106,12 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
         if (delivered > position)
         {
             connection.CatchUpGroup(group, delivered);
+        }
+
+        if (group == Groups.Broadcast)
+        {
+            // Not a member set's entry: the node's own reference keeps the broadcast group for its life.
+            Release(group);
         }
     }
 

@@ -272,6 +272,12 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     private async Task<PreparedGroup[]> PrepareGroupsAsync(ClaimResult claim, ConnectRequest request)
     {
         var resumed = claim.Status == ClaimStatus.Resumed;
+        if (claim.Groups.Count == 0)
+        {
+            // Most connects: only the broadcast group, which the node already hears.
+            return [await PrepareGroupAsync(Groups.Broadcast, resumed && request.Since?.TryGetValue(Groups.Broadcast, out var since) == true ? since : null, request.ClientId)];
+        }
+
         var names = claim.Groups.Append(Groups.Broadcast).ToArray();
         var prepared = new Task<PreparedGroup>[names.Length];
         for (var i = 0; i < names.Length; i++)

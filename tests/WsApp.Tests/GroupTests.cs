@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
 
@@ -298,6 +299,43 @@ public sealed class GroupTests
         Assert.Equal("delivered", (await carol.ReceiveOfTypeAsync("ack")).Status());
         Assert.Equal(1L, (await alice.ReceiveAsync()).Gseq());
         await bob.AssertAliveAsync();
+    }
+
+    [Fact]
+    public async Task ANodeHearsAGroupOnlyWhileItHoldsAMemberOfIt()
+    {
+        await using var node = await WsNode.StartAsync();
+        var manager = node.Manager();
+        var alice = await TestClient.ConnectAsync(node, "clientId=alice");
+        await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
+        Assert.Equal(1, manager.LocalGroupCount);
+
+        await alice.SendAsync(Frames.Join("a", id: "1"));
+        await alice.SendAsync(Frames.Join("b", id: "2"));
+        await bob.SendAsync(Frames.Join("b", id: "3"));
+        await alice.ReceiveOfTypeAsync("ack");
+        await alice.ReceiveOfTypeAsync("ack");
+        await bob.ReceiveOfTypeAsync("ack");
+        Assert.Equal(3, manager.LocalGroupCount);
+
+        await alice.SendAsync(Frames.Leave("a", id: "4"));
+        await alice.ReceiveOfTypeAsync("ack");
+        Assert.Equal(2, manager.LocalGroupCount);
+        await alice.DisposeAsync();
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "alice's socket did not close");
+        Assert.Equal(2, manager.LocalGroupCount);
+        await bob.SendAsync(Frames.Leave("b", id: "5"));
+        await bob.ReceiveOfTypeAsync("ack");
+        Assert.Equal(1, manager.LocalGroupCount);
+
+        // Many connects and closes leave the broadcast group held once, as before.
+        for (var i = 0; i < 20; i++)
+        {
+            await using var passer = await TestClient.ConnectAsync(node);
+        }
+
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "the passers' sockets did not close");
+        Assert.Equal(1, manager.LocalGroupCount);
     }
 
     [Theory]
