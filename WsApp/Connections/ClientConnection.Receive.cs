@@ -202,9 +202,25 @@ internal sealed partial class ClientConnection
                 case ClientFrameType.Ping:
                     return await ReplyAsync(id, static (output, id) => ServerFrames.WritePong(output, id));
                 case ClientFrameType.Send:
-                    var outcome = frame.To is not null
-                        ? await _context.Router.SendAsync(ClientId, frame.To, frame.Data.ToArray(), CancellationToken.None)
-                        : (await _context.Router.SendToGroupAsync(ClientId, frame.Group!, frame.Data.ToArray(), CancellationToken.None)).Outcome;
+                    var budget = _sendBudget ??= new SendBudget(_context.Options.SendBytesPerSecond, _context.Time.GetTimestamp());
+                    if (!budget.HasRoom(_context.Time))
+                    {
+                        return await SendErrorAsync(ErrorCodes.RateLimited, "This connection's send budget (Ws:SendBytesPerSecond) is spent; this send was dropped.", id);
+                    }
+
+                    SendOutcome outcome;
+                    if (frame.To is not null)
+                    {
+                        outcome = await _context.Router.SendAsync(ClientId, frame.To, frame.Data.ToArray(), CancellationToken.None);
+                        budget.Charge(frame.Data.Length, 1);
+                    }
+                    else
+                    {
+                        var sent = await _context.Router.SendToGroupAsync(ClientId, frame.Group!, frame.Data.ToArray(), CancellationToken.None);
+                        budget.Charge(frame.Data.Length, sent.Recipients);
+                        outcome = sent.Outcome;
+                    }
+
                     return await AckAsync(id, outcome.ToAckStatus());
                 case ClientFrameType.Join:
                     return await JoinAsync(frame.Group!, id);

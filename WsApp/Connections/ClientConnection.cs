@@ -29,6 +29,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // Made at the first bad frame: most connections never send one.
     private BadFrameWindow? _badFrames;
     private FrameRateLimiter _rate;
+    private SendBudget? _sendBudget;
     private int _closeCode = -1;
     private string _closeReason = string.Empty;
     private int _peerCloseCode = -1;

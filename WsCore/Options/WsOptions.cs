@@ -58,6 +58,13 @@ public sealed class WsOptions
     public int ConnectsPerSecondPerAddress { get; set; }
 
     /// <summary>
+    /// Bytes per second one connection may cause to be stored and sent (bursts of twice that): a direct send costs its
+    /// data, a group send its data once for each member it reaches. Sends over it get <c>rate-limited</c>.
+    /// </summary>
+    [Range(1024, 1_000_000_000, ErrorMessage = "Ws:SendBytesPerSecond must be between 1024 and 1000000000.")]
+    public int SendBytesPerSecond { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
     /// Groups one client id may belong to at once; a <c>join</c> beyond it is answered <c>error</c> <c>not-allowed</c>.
     /// It also bounds the <c>since</c> parameters of a connect and a node's per-connection group state.
     /// </summary>

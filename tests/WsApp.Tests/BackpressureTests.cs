@@ -15,7 +15,7 @@ public sealed class BackpressureTests
     [Fact]
     public async Task AClientThatStopsReadingIsClosedAndTheSenderNeverWaitsOnIt()
     {
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 16), ("Ws:FramesPerSecond", 100_000)));
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 16), ("Ws:FramesPerSecond", 100_000), ("Ws:SendBytesPerSecond", 1_000_000_000)));
         var manager = node.Services.GetRequiredService<WebSocketsManager>();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
@@ -41,7 +41,7 @@ public sealed class BackpressureTests
     [Fact]
     public async Task AfterABacklogCloseTheClientResumesAndGetsWhatTheLogStillHolds()
     {
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 4), ("Ws:LogMaxMessages", 1000), ("Ws:FramesPerSecond", 100_000)));
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 4), ("Ws:LogMaxMessages", 1000), ("Ws:FramesPerSecond", 100_000), ("Ws:SendBytesPerSecond", 1_000_000_000)));
         var manager = node.Services.GetRequiredService<WebSocketsManager>();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         using var stalled = await RawConnection.ConnectAsync(node, "clientId=stalled");
@@ -70,7 +70,7 @@ public sealed class BackpressureTests
     [Fact]
     public async Task AClientFloodingWithoutReadingIsSlowedNotClosedAndOthersAreServed()
     {
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 8), ("Ws:FramesPerSecond", 100_000)));
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 8), ("Ws:FramesPerSecond", 100_000), ("Ws:SendBytesPerSecond", 1_000_000_000)));
         await using var bystander = await TestClient.ConnectAsync(node);
         using var flooder = await RawConnection.ConnectAsync(node, "clientId=flooder");
 

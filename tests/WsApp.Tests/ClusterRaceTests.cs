@@ -72,7 +72,7 @@ public abstract class ClusterRaceTests(IRedisEndpoint redis)
     public async Task TenThousandMessagesArriveExactlyOnceInOrderWhileTheRecipientMovesToAnotherNode()
     {
         const int total = 10_000;
-        (string, object)[] settings = [("Ws:FramesPerSecond", 1_000_000), ("Ws:LogMaxMessages", 20_000), ("Ws:SendQueueLimit", 20_000)];
+        (string, object)[] settings = [("Ws:FramesPerSecond", 1_000_000), ("Ws:SendBytesPerSecond", 1_000_000_000), ("Ws:LogMaxMessages", 20_000), ("Ws:SendQueueLimit", 20_000)];
         await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{_run}", settings);
         await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{_run}", settings);
         await using var sender = await TestClient.ConnectAsync(a, $"clientId={Id("sender")}");

@@ -338,6 +338,46 @@ public sealed class GroupTests
         Assert.Equal(1, manager.LocalGroupCount);
     }
 
+    [Fact]
+    public async Task AGroupSendIsChargedItsFanOutAgainstTheSendersByteBudgetAndABystanderIsServed()
+    {
+        // The clock stands still: the budget never refills, so what it allows is exact.
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendBytesPerSecond", 10_000)), time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider());
+        var members = new List<TestClient>();
+        for (var i = 0; i < 10; i++)
+        {
+            var member = await TestClient.ConnectAsync(node, $"clientId=m{i}");
+            await member.SendAsync(Frames.Join("big", id: "j"));
+            await member.ReceiveOfTypeAsync("ack");
+            members.Add(member);
+        }
+
+        await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
+        await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
+        var kilobyte = $"\"{new string('x', 998)}\"";
+
+        // A burst of 20,000 bytes: each 1,000-byte message to 10 members costs 10,000, and the second one may still
+        // go (the budget is not spent before it), putting the budget in debt.
+        var answers = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            await sender.SendAsync(Frames.SendToGroup("big", kilobyte, id: $"g{i}"));
+            var answer = await sender.ReceiveAsync();
+            answers.Add(answer.Type() == "ack" ? answer.Status() : answer.GetProperty("code").GetString()!);
+        }
+
+        Assert.Equal(["delivered", "delivered", "rate-limited", "rate-limited"], answers);
+        // Only the two that went were appended: a member gets gseq 1 and 2, then nothing more.
+        await ExpectGseqsAsync(members[0], 1, 2);
+        await members[0].AssertAliveAsync();
+        await bystander.SendAsync(Frames.Send("m1", "1", id: "b"));
+        Assert.Equal("delivered", (await bystander.ReceiveOfTypeAsync("ack")).Status());
+        foreach (var member in members)
+        {
+            await member.DisposeAsync();
+        }
+    }
+
     [Theory]
     [InlineData("""{"type":"join","group":"*","id":1}""")]
     [InlineData("""{"type":"leave","group":"*","id":1}""")]

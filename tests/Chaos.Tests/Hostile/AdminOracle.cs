@@ -66,7 +66,7 @@ public sealed class AdminOracle(string bystander, string victim, string group, i
             AdminRoute.SendToClient when name == bystander => new("202 delivered", new Delivery(MessagesApi.AdminSender, data, null)),
             AdminRoute.SendToClient when name == victim => new("202 delivered"),
             AdminRoute.SendToGroup when name == group => new("202 delivered", new Delivery(MessagesApi.AdminSender, data, group)),
-            AdminRoute.Broadcast => new($"202 delivered to {BroadcastRecipients}", new Delivery(MessagesApi.AdminSender, data, null)),
+            AdminRoute.Broadcast => new($"202 delivered to {BroadcastRecipients}", new Delivery(MessagesApi.AdminSender, data, Groups.Broadcast)),
             _ => new("404 problem"),
         };
     }

@@ -22,6 +22,7 @@ public sealed class HostileInputTests
             ("Ws:MaxMessageBytes", MaxMessageBytes),
             // The per-connection rate and the heartbeat have their own tests; here they would only blur the answers.
             ("Ws:FramesPerSecond", 1_000_000),
+            ("Ws:SendBytesPerSecond", 1_000_000_000),
             ("Ws:HeartbeatSeconds", 600),
             ("Ws:SessionTtlSeconds", 3600)));
         var suffix = Guid.NewGuid().ToString("N")[..8];

@@ -35,7 +35,8 @@ public sealed class UnmaskedFrameTests
         await using var node = await WsNode.StartAsync(Settings.Of(
             // The heartbeat's ping would make the client send more bytes and so hide the bug; keep it out of the way.
             ("Ws:HeartbeatSeconds", 600),
-            ("Ws:FramesPerSecond", 1_000_000)));
+            ("Ws:FramesPerSecond", 1_000_000),
+            ("Ws:SendBytesPerSecond", 1_000_000_000)));
         await using var bystander = await TestClient.ConnectAsync(node);
         var payload = Encoding.UTF8.GetBytes(new string('1', payloadBytes));
 
