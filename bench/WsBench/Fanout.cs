@@ -107,10 +107,9 @@ internal static class Fanout
 
         if (recorder.Deliveries == 0)
         {
-            // Until contract v2 (§5b) is implemented the router treats `*` as an ordinary group, which has no members.
             throw new InvalidOperationException(
                 $"broadcast: none of {sent} broadcasts reached any of {clients.Count} clients; the router answered " +
-                $"{string.Join("; ", answers.Select(a => $"{a.Value} x {a.Key}"))}. Contract v2 §5b: a group send to `*` reaches every connected client.");
+                $"{string.Join("; ", answers.Select(a => $"{a.Value} x {a.Key}"))}. docs/protocol.md §5b: a group send to `*` reaches every connected client.");
         }
 
         var figures = recorder.Summarize("broadcast", "last_client", sent, clients.Count);

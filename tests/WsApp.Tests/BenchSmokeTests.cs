@@ -69,6 +69,27 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task TheBroadcastScenarioReachesEveryClientOnBothNodesOnce()
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}");
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}");
+        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        var info = (await redis.Client.GetServers().Single().InfoAsync("server")).SelectMany(g => g);
+        var redisPid = int.Parse(info.Single(kv => kv.Key == "process_id").Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        var figures = await Fanout.BroadcastAsync(target, redis.ConnectionString, connections: 40, rate: 4, TimeSpan.FromSeconds(1), redisPid, CancellationToken.None);
+
+        Assert.Equal(4, figures["broadcast.sent"]);
+        Assert.Equal(40, figures["broadcast.recipients"]);
+        Assert.Equal(1.0, figures["broadcast.delivered_ratio"]);
+        Assert.Equal(1.0, figures["broadcast.complete_ratio"]);
+        Assert.Equal(0, figures["broadcast.out_of_order"]);
+        Assert.Equal(0, figures["broadcast.connect_failed"]);
+        Assert.True(figures["broadcast.last_client_p50_ms"] > 0 && figures["broadcast.last_client_p50_ms"] <= figures["broadcast.last_client_p99_ms"]);
+    }
+
+    [Fact]
     public async Task TheScaleScenarioHoldsEachStepFromSeveralClientProcesses()
     {
         await using var node = await WsNode.StartAsync();
