@@ -107,12 +107,13 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
             return Refuse("A valid access_token is required.");
         }
 
+        var subject = result.Principal.FindFirstValue("sub");
+        request = request with { UserId = subject };
         if (!_options.BindClientIdToSubject)
         {
             return (request, 0, null);
         }
 
-        var subject = result.Principal.FindFirstValue("sub");
         // A subject that names an id the system uses (admin) would let its holder speak as the admin API.
         if (subject is null || !Identifiers.IsValid(subject) || Identifiers.IsReserved(subject))
         {

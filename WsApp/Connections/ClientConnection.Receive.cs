@@ -224,6 +224,14 @@ internal sealed partial class ClientConnection
                     return await AckAsync(id, outcome.ToAckStatus());
                 case ClientFrameType.Join:
                     return await JoinAsync(frame.Group!, id);
+                case ClientFrameType.Invoke:
+                    return await InvokeAsync(frame.Event!, frame.Data.ToArray(), id);
+                case ClientFrameType.Event:
+                    // Durable events need the dispatcher of a later version: say so rather than accept and drop.
+                    return await SendErrorAsync(
+                        ErrorCodes.NotConfigured,
+                        _context.Upstream.IsConfigured ? "Durable events are not available in this version; use invoke." : "No upstream handler is configured.",
+                        id);
                 default:
                     await _context.Store.LeaveAsync(ClientId, frame.Group!, CancellationToken.None);
                     if (StopGroup(frame.Group!))
@@ -286,6 +294,44 @@ internal sealed partial class ClientConnection
 
         return id.Length == 0
             || await ReplyAsync((id, group, joined.Gseq), static (output, state) => ServerFrames.WriteJoinAck(output, state.id, state.group, state.Gseq));
+    }
+
+    /// <summary>
+    /// An <c>invoke</c> (docs/protocol.md §7): the handler is called off the receive loop, so the connection's other
+    /// frames go on while it works; the <c>result</c> (or the error) is queued when it answers.
+    /// </summary>
+    private async Task<bool> InvokeAsync(string eventName, byte[] data, byte[] id)
+    {
+        if (!_context.Upstream.IsConfigured)
+        {
+            return await SendErrorAsync(ErrorCodes.NotConfigured, "No upstream handler is configured.", id);
+        }
+
+        if (Interlocked.Increment(ref _invokesInFlight) > _context.Upstream.Options.MaxInFlightPerConnection)
+        {
+            Interlocked.Decrement(ref _invokesInFlight);
+            return await SendErrorAsync(ErrorCodes.RateLimited, "Too many invokes waiting for the handler on this connection.", id);
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var outcome = await _context.Upstream.InvokeAsync(eventName, ClientId, UserId, data);
+                _ = outcome.Data is { } result
+                    ? await ReplyAsync((id, result), static (output, state) => ServerFrames.WriteResult(output, state.id, state.result))
+                    : await SendErrorAsync(outcome.ErrorCode!, outcome.ErrorMessage!, id);
+            }
+            catch (Exception e)
+            {
+                ConnectionLog.UnexpectedError(_context.Logger, ClientId, e);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _invokesInFlight);
+            }
+        });
+        return true;
     }
 
     private ValueTask<bool> AckAsync(byte[] id, string status) =>

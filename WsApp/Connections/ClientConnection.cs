@@ -30,6 +30,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private BadFrameWindow? _badFrames;
     private FrameRateLimiter _rate;
     private SendBudget? _sendBudget;
+    private int _invokesInFlight;
     private int _closeCode = -1;
     private string _closeReason = string.Empty;
     private int _peerCloseCode = -1;
@@ -57,9 +58,10 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private bool _pingOutstanding;
     private int _pongsAtPing;
 
-    public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, byte[] tokenHash, ConnectionContext context)
+    public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, byte[] tokenHash, ConnectionContext context, string? userId = null)
     {
         TokenHash = tokenHash;
+        UserId = userId;
         _socket = socket;
         _heartbeat = heartbeat;
         _context = context;
@@ -69,6 +71,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     }
 
     public string ClientId { get; }
+
+    /// <summary>The access token's subject, when client authentication is on.</summary>
+    public string? UserId { get; }
 
     public long Epoch { get; }
 

@@ -8,6 +8,9 @@ namespace ServerlessWs.App.Connections;
 /// <param name="Since">The group positions a resume names (<c>since=&lt;group&gt;:&lt;gseq&gt;</c>), by group.</param>
 internal sealed record ConnectRequest(string? ClientId, string? ResumeToken, long? LastSeq, IReadOnlyDictionary<string, long>? Since = null)
 {
+    /// <summary>The access token's subject when client authentication is on: the <c>ce-userid</c> the handler hears (docs/protocol.md §7).</summary>
+    public string? UserId { get; init; }
+
     // lastSeq and a since's gseq are [0-9]{1,15}: small enough for a long, no sign, no spaces, no exponent.
     private const int MaxLastSeqDigits = 15;
 

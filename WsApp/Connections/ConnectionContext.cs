@@ -14,4 +14,5 @@ internal sealed record ConnectionContext(
     TimeProvider Time,
     ILogger Logger,
     LocalGroups Groups,
+    Upstream.UpstreamInvoker Upstream,
     Func<ClientConnection, Task> Ended);

@@ -49,6 +49,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         ISessionStore store,
         INodeBus bus,
         MessageRouter router,
+        Upstream.UpstreamInvoker upstream,
         IOptions<WsOptions> options,
         TimeProvider time,
         ClientAuthentication auth,
@@ -60,7 +61,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         _options = options.Value;
         _logger = logger;
         _groups = new LocalGroups(store, bus, () => _connections.Values, logger);
-        _context = new ConnectionContext(_options, store, router, time, logger, _groups, EndedAsync);
+        _context = new ConnectionContext(_options, store, router, time, logger, _groups, upstream, EndedAsync);
         if (_options.ConnectsPerSecondPerAddress > 0)
         {
             _connectLimiter = CreateConnectLimiter(_options.ConnectsPerSecondPerAddress);
@@ -341,7 +342,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     internal ClientConnection Open(Admission admission, WebSocket socket, HeartbeatStream heartbeat)
     {
         var (clientId, claim, request, window, _) = admission;
-        var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context);
+        var connection = new ClientConnection(socket, heartbeat, clientId, claim.Epoch, claim.TokenHash, _context, request.UserId);
         var resumed = claim.Status == ClaimStatus.Resumed;
         var afterSeq = resumed ? request.LastSeq ?? 0 : claim.LastSeq;
         var log = claim.Log;

@@ -5,8 +5,10 @@ using ServerlessWs.App.Cluster;
 using ServerlessWs.App.Connections;
 using ServerlessWs.App.Heartbeat;
 using ServerlessWs.App.Upgrade;
+using ServerlessWs.App.Upstream;
 using ServerlessWs.Core.Hosting;
 using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Upstream;
 
 namespace ServerlessWs.App.Hosting;
 
@@ -49,6 +51,13 @@ public static class WsAppHost
         services.AddOptions<HostOptions>().Configure<IOptions<WsOptions>>((host, ws) =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(ws.Value.DrainSeconds + 10));
 
+        services.AddOptions<UpstreamOptions>()
+            .Bind(builder.Configuration.GetSection(UpstreamOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        // The invoker bounds each call itself (Upstream:TimeoutSeconds): the client's own timeout is off.
+        services.AddHttpClient(UpstreamInvoker.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<UpstreamInvoker>();
         services.AddSingleton<WebSocketsManager>();
         services.AddHostedService(sp => sp.GetRequiredService<WebSocketsManager>());
         var health = services.AddHealthChecks().AddCheck<DrainingHealthCheck>("draining", tags: ["ready"]);

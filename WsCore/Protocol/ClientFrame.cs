@@ -6,6 +6,12 @@ public enum ClientFrameType
     Join,
     Leave,
     Ping,
+
+    /// <summary>A request to the application's handler, answered with its <c>result</c> (docs/protocol.md §7).</summary>
+    Invoke,
+
+    /// <summary>A durable event for the application's handler (docs/protocol.md §7).</summary>
+    Event,
 }
 
 /// <summary>
@@ -22,7 +28,10 @@ public sealed class ClientFrame
     /// <summary>Group of a group <c>send</c>, <c>join</c> or <c>leave</c>.</summary>
     public string? Group { get; init; }
 
-    /// <summary>Raw JSON of <c>data</c> (a <c>send</c> always has it; it may be <c>null</c>).</summary>
+    /// <summary>The event name of an <c>invoke</c> or <c>event</c> (the id charset).</summary>
+    public string? Event { get; init; }
+
+    /// <summary>Raw JSON of <c>data</c> (a <c>send</c>, <c>invoke</c> or <c>event</c> always has it; it may be <c>null</c>).</summary>
     public ReadOnlyMemory<byte> Data { get; init; }
 
     /// <summary>Raw JSON of <c>id</c> (a string or a number), empty when the frame had none.</summary>

@@ -50,6 +50,8 @@ public static class ClientFrameParser
             "join" => ParseGroupFrame(ClientFrameType.Join, fields, id),
             "leave" => ParseGroupFrame(ClientFrameType.Leave, fields, id),
             "ping" => ClientFrameParseResult.Ok(new ClientFrame { Type = ClientFrameType.Ping, Id = id }),
+            "invoke" => ParseUpstreamFrame(ClientFrameType.Invoke, fields, id),
+            "event" => ParseUpstreamFrame(ClientFrameType.Event, fields, id),
             _ => ClientFrameParseResult.Error(ErrorCodes.UnknownType, "Unknown frame type.", id),
         };
     }
@@ -91,6 +93,28 @@ public static class ClientFrameParser
         }
 
         return ClientFrameParseResult.Ok(new ClientFrame { Type = type, Group = group.Text, Id = id });
+    }
+
+    /// <summary><c>invoke</c> and <c>event</c>: an event name (the id charset) and <c>data</c>; an <c>invoke</c> also needs an <c>id</c>, which its result echoes.</summary>
+    private static ClientFrameParseResult ParseUpstreamFrame(ClientFrameType type, RawFields fields, ReadOnlyMemory<byte> id)
+    {
+        var name = type == ClientFrameType.Invoke ? "invoke" : "event";
+        if (fields.Event is not { } eventName || !IsValidIdentifier(eventName))
+        {
+            return ClientFrameParseResult.Error(ErrorCodes.BadFrame, $"'{name}' needs 'event': 1-128 characters of [A-Za-z0-9._:-].", id);
+        }
+
+        if (fields.Data is not { } data)
+        {
+            return ClientFrameParseResult.Error(ErrorCodes.BadFrame, $"'{name}' needs 'data' (it may be null).", id);
+        }
+
+        if (type == ClientFrameType.Invoke && id.IsEmpty)
+        {
+            return ClientFrameParseResult.Error(ErrorCodes.BadFrame, "'invoke' needs an 'id': its result carries it.");
+        }
+
+        return ClientFrameParseResult.Ok(new ClientFrame { Type = type, Event = eventName.Text, Data = data.Raw, Id = id });
     }
 
     private static bool IsValidIdentifier(RawValue value) =>
@@ -139,6 +163,7 @@ public static class ClientFrameParser
                 case "group": fields.Group = value; break;
                 case "data": fields.Data = value; break;
                 case "id": fields.Id = value; break;
+                case "event": fields.Event = value; break;
             }
         }
 
@@ -148,7 +173,7 @@ public static class ClientFrameParser
 
     private static string? KnownField(ref Utf8JsonReader reader)
     {
-        foreach (var name in (ReadOnlySpan<string>)["type", "to", "group", "data", "id"])
+        foreach (var name in (ReadOnlySpan<string>)["type", "to", "group", "data", "id", "event"])
         {
             if (reader.ValueTextEquals(name))
             {
@@ -176,5 +201,6 @@ public static class ClientFrameParser
         public RawValue? Group;
         public RawValue? Data;
         public RawValue? Id;
+        public RawValue? Event;
     }
 }

@@ -20,4 +20,13 @@ public static class ErrorCodes
 
     /// <summary>The coordination store cannot be reached; retry later.</summary>
     public const string Unavailable = "unavailable";
+
+    /// <summary>An <c>invoke</c> (or <c>event</c>) with no handler configured (docs/protocol.md §7).</summary>
+    public const string NotConfigured = "not-configured";
+
+    /// <summary>The handler answered an <c>invoke</c> with an error, or with something that is not one JSON value, or cannot be reached.</summary>
+    public const string UpstreamFailed = "upstream-failed";
+
+    /// <summary>The handler did not answer an <c>invoke</c> within <c>Upstream:TimeoutSeconds</c>.</summary>
+    public const string UpstreamTimeout = "upstream-timeout";
 }

@@ -88,6 +88,18 @@ public static class ServerFrames
         json.WriteEndObject();
     }
 
+    /// <summary>The answer to an <c>invoke</c>: the handler's JSON body as <c>data</c> (docs/protocol.md §7).</summary>
+    public static void WriteResult(IBufferWriter<byte> output, ReadOnlySpan<byte> id, ReadOnlySpan<byte> data)
+    {
+        using var json = new Utf8JsonWriter(output);
+        json.WriteStartObject();
+        json.WriteString("type"u8, "result"u8);
+        WriteId(json, id);
+        json.WritePropertyName("data"u8);
+        json.WriteRawValue(data, skipInputValidation: true);
+        json.WriteEndObject();
+    }
+
     public static void WritePong(IBufferWriter<byte> output, ReadOnlySpan<byte> id)
     {
         using var json = new Utf8JsonWriter(output);

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Upstream;
+
+namespace ServerlessWs.App.Upstream;
+
+/// <summary>
+/// Calls the application's handler for a client's <c>invoke</c> (docs/protocol.md §7): one signed CloudEvents
+/// request, at most <c>Upstream:MaxInFlight</c> at once on this node, bounded by <c>Upstream:TimeoutSeconds</c>
+/// (the wait for a call slot included). A slow handler holds only the invokes waiting on it.
+/// </summary>
+internal sealed partial class UpstreamInvoker(
+    IHttpClientFactory http, IOptions<UpstreamOptions> upstream, IOptions<WsOptions> ws, TimeProvider time, ILogger<UpstreamInvoker> logger) : IDisposable
+{
+    /// <summary>The named <see cref="HttpClient"/> the handler is called with (its timeout is this class's own).</summary>
+    public const string ClientName = "upstream";
+
+    private readonly UpstreamOptions _options = upstream.Value;
+    private readonly SemaphoreSlim _slots = new(upstream.Value.MaxInFlight, upstream.Value.MaxInFlight);
+
+    public bool IsConfigured => _options.IsConfigured;
+
+    public void Dispose() => _slots.Dispose();
+
+    public UpstreamOptions Options => _options;
+
+    /// <summary>Calls the handler with <paramref name="data"/> as the body; the outcome says what to answer the client.</summary>
+    public async Task<InvokeOutcome> InvokeAsync(string eventName, string clientId, string? userId, byte[] data)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_options.TimeoutSeconds), time);
+        var ceId = Guid.NewGuid().ToString("N");
+        try
+        {
+            await _slots.WaitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Timeout(logger, eventName, clientId);
+            return InvokeOutcome.TimedOut;
+        }
+
+        try
+        {
+            using var request = UpstreamRequest.Create(_options, ceId, eventName, clientId, ws.Value.ServerId, userId, time.GetUtcNow(), data);
+            using var response = await http.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                Failed(logger, eventName, clientId, (int)response.StatusCode);
+                return InvokeOutcome.Failed($"The handler answered {(int)response.StatusCode}.");
+            }
+
+            return await ReadResultAsync(response, eventName, clientId, timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            Timeout(logger, eventName, clientId);
+            return InvokeOutcome.TimedOut;
+        }
+        catch (HttpRequestException e)
+        {
+            Unreachable(logger, eventName, clientId, e);
+            return InvokeOutcome.Failed("The handler cannot be reached.");
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <summary>
+    /// The handler's body is the result's <c>data</c>: one JSON value of at most <c>Ws:MaxMessageBytes</c> (empty
+    /// means <c>null</c>). Anything else is the handler's failure, not the client's.
+    /// </summary>
+    private async Task<InvokeOutcome> ReadResultAsync(HttpResponseMessage response, string eventName, string clientId, CancellationToken cancellationToken)
+    {
+        var limit = ws.Value.MaxMessageBytes;
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > limit)
+            {
+                Failed(logger, eventName, clientId, (int)response.StatusCode);
+                return InvokeOutcome.Failed($"The handler's answer is over {limit} bytes.");
+            }
+        }
+
+        if (buffer.Length == 0)
+        {
+            return InvokeOutcome.Result("null"u8.ToArray());
+        }
+
+        var result = buffer.ToArray();
+        try
+        {
+            // The result goes out verbatim inside a frame: it must be one JSON value a client can read (64 levels).
+            using var json = JsonDocument.Parse(result, new JsonDocumentOptions { MaxDepth = 63 });
+            return System.Text.Unicode.Utf8.IsValid(result) ? InvokeOutcome.Result(result) : InvokeOutcome.Failed("The handler's answer is not UTF-8.");
+        }
+        catch (JsonException)
+        {
+            Failed(logger, eventName, clientId, (int)response.StatusCode);
+            return InvokeOutcome.Failed("The handler's answer is not one JSON value.");
+        }
+    }
+
+    [LoggerMessage(1301, LogLevel.Warning, "Upstream handler for {Event} of {ClientId} answered {Status}")]
+    private static partial void Failed(ILogger logger, string @event, string clientId, int status);
+
+    [LoggerMessage(1302, LogLevel.Warning, "Upstream handler for {Event} of {ClientId} did not answer in time")]
+    private static partial void Timeout(ILogger logger, string @event, string clientId);
+
+    [LoggerMessage(1303, LogLevel.Warning, "Upstream handler for {Event} of {ClientId} cannot be reached")]
+    private static partial void Unreachable(ILogger logger, string @event, string clientId, Exception exception);
+}
+
+/// <summary>What an <c>invoke</c> came to: the handler's JSON body, or why there is none.</summary>
+internal sealed record InvokeOutcome(byte[]? Data, string? ErrorCode, string? ErrorMessage)
+{
+    public static InvokeOutcome TimedOut { get; } = new(null, Core.Protocol.ErrorCodes.UpstreamTimeout, "The handler did not answer in time.");
+
+    public static InvokeOutcome Result(byte[] data) => new(data, null, null);
+
+    public static InvokeOutcome Failed(string message) => new(null, Core.Protocol.ErrorCodes.UpstreamFailed, message);
+}
