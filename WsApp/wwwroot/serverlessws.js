@@ -181,6 +181,21 @@ export class ServerlessWsClient extends EventTarget {
     return status;
   }
 
+  /**
+   * Asks the application's handler (docs/protocol.md §7) and resolves with its answer: the `data` of the server's
+   * `result`. Rejects with a {@link ServerlessWsError} whose `code` is `upstream-failed`, `upstream-timeout`,
+   * `not-configured` or `rate-limited` from the server, or the client's own `timeout` / `disconnected`.
+   * @param {string} event a name of 1-128 characters of [A-Za-z0-9._:-] @param {unknown} data @returns {Promise<unknown>}
+   */
+  invoke(event, data) { return this.#request({ type: "invoke", event, data }); }
+
+  /**
+   * Hands a durable event to the application's handler; resolves with `"accepted"` once the server stored it.
+   * (This server version answers `not-configured`: durable events are not built yet.)
+   * @param {string} event @param {unknown} data @returns {Promise<"accepted">}
+   */
+  emit(event, data) { return this.#request({ type: "event", event, data }); }
+
   /** An application ping. @returns {Promise<number>} the round trip in milliseconds. */
   async ping() {
     const started = performance.now();
@@ -241,6 +256,7 @@ export class ServerlessWsClient extends EventTarget {
       case "message": return this.#onMessage(frame);
       case "ack": return this.#settle(frame.id, (p) => p.resolve(p.wholeAck ? frame : frame.status));
       case "pong": return this.#settle(frame.id, (p) => p.resolve("pong"));
+      case "result": return this.#settle(frame.id, (p) => p.resolve(frame.data));
       case "error": {
         const error = new ServerlessWsError(frame.code, frame.message);
         if (frame.id === undefined || !this.#settle(frame.id, (p) => p.reject(error))) {
