@@ -81,8 +81,8 @@ public sealed class HostileGen(string bystander, string bystanderGroup, int maxM
     private Gen<QueryParam[]> Query => Gen.Frequency(
         (4, Gen.Const(Array.Empty<QueryParam>())),
         (6, ValidIdText.Select(v => new[] { new QueryParam("clientId", "fz" + v, "fz" + v, false) })),
-        (6, Gen.Select(Maybe(ClientIdParam, 3), Maybe(LastSeqParam, 2), Maybe(TokenParam, 2), Maybe(UnknownParam, 3), Maybe(AccessTokenParam, 6),
-            (a, b, c, d, e) => new[] { a, b, c, d, e }.Where(p => p is not null).Select(p => p!).ToArray())),
+        (6, Gen.Select(Maybe(ClientIdParam, 3), Maybe(LastSeqParam, 2), Maybe(TokenParam, 2), Maybe(UnknownParam, 3), Maybe(AccessTokenParam, 6), Maybe(SinceParam, 3), Maybe(SinceParam, 6),
+            (a, b, c, d, e, f, g) => new[] { a, b, c, d, e, f, g }.Where(p => p is not null).Select(p => p!).ToArray())),
         (1, Gen.Select(ClientIdParam, ClientIdParam, (a, b) => new[] { a, b })),
         (1, Gen.Select(LastSeqParam, LastSeqParam, ClientIdParam, (a, b, c) => new[] { c, a, b })),
         (1, Gen.Select(TokenParam, TokenParam, (a, b) => new[] { a, b })),
@@ -102,6 +102,16 @@ public sealed class HostileGen(string bystander, string bystanderGroup, int maxM
         (1, Gen.Const("1000000000000000")),
         (1, Gen.Const("99999999999999999999999")),
         (1, Gen.OneOf("-1", "+1", " 1", "1 ", "1e3", "0x10", "1.0", "١", "１", "NaN", "", "9223372036854775808"))).SelectMany(v => Encoded("lastSeq", v));
+
+    /// <summary>
+    /// <c>since=&lt;group&gt;:&lt;gseq&gt;</c> (contract v2 §5b): groups no fuzz session can join (so a valid one is ignored), the
+    /// broadcast group, and malformed ones.
+    /// </summary>
+    private static Gen<QueryParam> SinceParam => Gen.Frequency(
+        (4, Gen.Select(ValidIdText, Gen.Long[0, 999_999_999_999_999], (g, n) => $"sz{g}:{n.ToString(CultureInfo.InvariantCulture)}")),
+        (2, Gen.Long[0, 3].Select(n => $"*:{n.ToString(CultureInfo.InvariantCulture)}")),
+        (1, Gen.Const("sz:with:colons:7")),
+        (2, Gen.OneOf("news", ":5", "news:", "news:-1", "news:+1", "news:1e3", "a b:1", "**:1", "*", "news:1000000000000000", "é:1", "news: 1"))).SelectMany(v => Encoded("since", v));
 
     private static Gen<QueryParam> TokenParam => Gen.Frequency(
         (3, Gen.String[Gen.Char[IdChars], 43, 43]),

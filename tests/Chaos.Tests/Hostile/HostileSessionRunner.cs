@@ -302,7 +302,8 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
         var clientId = Single("clientId", out var r1);
         var token = Single("resumeToken", out var r2);
         var lastSeq = Single("lastSeq", out var r3);
-        if (r1 || r2 || r3 || (clientId is not null && !Identifiers.IsValid(clientId)) || (lastSeq is not null && !LastSeqPattern().IsMatch(lastSeq)))
+        if (r1 || r2 || r3 || (clientId is not null && (!Identifiers.IsValid(clientId) || Identifiers.IsReserved(clientId)))
+            || (lastSeq is not null && !LastSeqPattern().IsMatch(lastSeq)) || Since(query) is not { } since)
         {
             return ("400", false);
         }
@@ -310,12 +311,35 @@ public sealed partial class HostileSessionRunner(WsNode node, string bystander, 
         var known = _known.FirstOrDefault(k => k.Id == clientId);
         if (known.Id is not null)
         {
+            // The fuzz sends no broadcast, so '*' is at 0: a since past it says the group's log was lost. The other
+            // groups a since may name are groups no fuzz session is in: ignored.
+            var recovered = (lastSeq is null || long.Parse(lastSeq, System.Globalization.CultureInfo.InvariantCulture) == 0)
+                && !(since.TryGetValue(Groups.Broadcast, out var broadcast) && broadcast > 0);
             return token == known.Token
-                ? ($"101 {clientId} resumed=True recovered={(lastSeq is null || long.Parse(lastSeq, System.Globalization.CultureInfo.InvariantCulture) == 0)}", true)
+                ? ($"101 {clientId} resumed=True recovered={recovered}", true)
                 : ("401", false);
         }
 
         return ($"101 {clientId ?? "(uuid)"} resumed=False recovered=True", false);
+    }
+
+    /// <summary>The <c>since</c> parameters by group, or null when one is malformed or names a group twice (400).</summary>
+    private static Dictionary<string, long>? Since(QueryParam[] query)
+    {
+        var since = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var param in query.Where(q => q.Name == "since"))
+        {
+            var value = param.Garbled ? null : param.Decoded ?? string.Empty;
+            var colon = value?.LastIndexOf(':') ?? -1;
+            if (value is null || colon <= 0 || !LastSeqPattern().IsMatch(value.AsSpan(colon + 1))
+                || !Groups.IsNameOrBroadcast(value.AsSpan(0, colon))
+                || !since.TryAdd(value[..colon], long.Parse(value.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                return null;
+            }
+        }
+
+        return since;
     }
 
     private static (string Answer, string? ClientId, string? Token) DescribeWelcome((byte Opcode, byte[] Payload)? message, bool generatedId)
