@@ -22,7 +22,7 @@ public sealed class FrameOracle(string bystander, string bystanderGroup)
 {
     public const int MaxDepth = 64;
 
-    private static readonly string[] Known = ["send", "join", "leave", "ping"];
+    private static readonly string[] Known = ["send", "join", "leave", "ping", "invoke", "event"];
 
     public (Reply? Reply, Delivery? Delivery) Predict(byte[] utf8, string sender)
     {
@@ -77,6 +77,14 @@ public sealed class FrameOracle(string bystander, string bystanderGroup)
             {
                 case "ping":
                     return (new Reply("pong", IdRaw: idRaw), null);
+                case "invoke" or "event":
+                    // The fuzzed node has no handler: a well-formed one is not-configured (docs/protocol.md §7).
+                    if (ValidName(Field("event")) is null || Field("data") is null || (type == "invoke" && idRaw is null))
+                    {
+                        return (Error(ErrorCodes.BadFrame), null);
+                    }
+
+                    return (Error(ErrorCodes.NotConfigured), null);
                 case "join" or "leave":
                     return ValidName(Field("group")) is null ? (Error(ErrorCodes.BadFrame), null) : (Ack(AckStatus.Ok), null);
                 case "send":
@@ -93,7 +101,7 @@ public sealed class FrameOracle(string bystander, string bystanderGroup)
                         ? (Ack(AckStatus.Delivered), new Delivery(sender, data.GetRawText(), to.HasValue ? null : target))
                         : (Ack(AckStatus.Unknown), null);
                 default:
-                    return (Error(ErrorCodes.UnknownType), null);
+                    return (Error(ErrorCodes.NotConfigured), null);
             }
         }
     }

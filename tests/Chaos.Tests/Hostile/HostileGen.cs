@@ -188,7 +188,7 @@ public sealed class HostileGen(string bystander, string bystanderGroup, int maxM
     /// <summary>A frame-like object: the fields of one frame type, some dropped, retyped, doubled or joined by others.</summary>
     private Gen<(string Label, string Text)> Object =>
         Gen.Select(
-            Gen.OneOf("send-to", "send-group", "join", "leave", "ping", "unknown"),
+            Gen.OneOf("send-to", "send-group", "join", "leave", "ping", "invoke", "event", "unknown"),
             Field.Array[0, 3],
             Gen.Int[0, 9],
             Gen.Int[0, 9],
@@ -215,6 +215,7 @@ public sealed class HostileGen(string bystander, string bystanderGroup, int maxM
         "send-group" => Gen.Select(TypeValue("send"), SendGroupValue, Value(3), IdField, (ty, g, data, id) => With(id, ("type", ty), ("group", g), ("data", data))),
         "join" or "leave" => Gen.Select(TypeValue(template), JoinGroupValue, IdField, (ty, g, id) => With(id, ("type", ty), ("group", g))),
         "ping" => Gen.Select(TypeValue("ping"), IdField, (ty, id) => With(id, ("type", ty))),
+        "invoke" or "event" => Gen.Select(TypeValue(template), EventNameValue, Value(3), IdField, (ty, e, data, id) => With(id, ("type", ty), ("event", e), ("data", data))),
         _ => Gen.Select(Gen.OneOf("Ping", "SEND", "shout", "pong", "welcome", "ack", "error", "message", "", " ping", "ping\u0000").Select(Str), IdField, (ty, id) => With(id, ("type", ty))),
     };
 
@@ -239,6 +240,11 @@ public sealed class HostileGen(string bystander, string bystanderGroup, int maxM
 
     private static Gen<string> JoinGroupValue => Gen.Frequency(
         (6, ValidIdText.Select(v => Str(JoinGroupPrefix + v))),
+        (2, BadName),
+        (1, Scalar));
+
+    private static Gen<string> EventNameValue => Gen.Frequency(
+        (6, ValidIdText.Select(Str)),
         (2, BadName),
         (1, Scalar));
 
