@@ -58,8 +58,10 @@ internal sealed partial class ClientConnection
             }
             catch (Exception e)
             {
-                // Nobody waits on this task (the fast path starts it and returns): the error is logged here.
+                // Nobody waits on this task (the fast path starts it and returns): the error is logged here, and the
+                // client is told the server failed rather than that all went well.
                 ConnectionLog.UnexpectedError(_context.Logger, ClientId, e);
+                RequestClose(CloseCodes.InternalError, "internal error");
             }
         }
         finally

@@ -82,12 +82,18 @@ internal sealed class WebSocketFastPath
         {
             upgraded = await AcceptAsync(socket, outcome.Response!, outcome.Early);
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        catch (Exception e)
         {
-            // The client left before its 101 (or before its stream was made).
+            // The client left before its 101 (or before its stream was made), or the stream could not be made: the
+            // claim is given back either way (docs/protocol.md §1), and only an unexpected failure is logged.
             await _manager.AbandonAsync(admission);
             Close(socket);
-            return null;
+            if (e is SocketException or IOException or ObjectDisposedException)
+            {
+                return null;
+            }
+
+            throw;
         }
 
         var connection = _manager.Open(admission, upgraded.WebSocket, upgraded.Heartbeat);
