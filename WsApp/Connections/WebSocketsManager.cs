@@ -87,7 +87,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
-        if (!http.WebSockets.IsWebSocketRequest)
+        // RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request, which Kestrel does not do for us.
+        if (!http.WebSockets.IsWebSocketRequest || HttpProtocol.IsHttp10(http.Request.Protocol))
         {
             await RefuseAsync(http, StatusCodes.Status400BadRequest, "A WebSocket upgrade request is required.");
             return;

@@ -99,6 +99,22 @@ public sealed class HandshakeTests
     }
 
     [Fact]
+    public async Task AnHttp10UpgradeIsRefusedWith400AndClaimsNothing()
+    {
+        // Issue 17 item 12: RFC 9110 §7.8 says an Upgrade in an HTTP/1.0 request is ignored. The fast path hands such
+        // a head to Kestrel, whose fallback endpoint used to accept it with a 101.
+        await using var node = await WsNode.StartAsync();
+
+        using var connection = await RawConnection.SendHeadAsync(node,
+            RawConnection.UpgradeHead(node, "/ws?clientId=old").Replace("HTTP/1.1", "HTTP/1.0", StringComparison.Ordinal));
+
+        Assert.Equal(400, connection.Status);
+        Assert.Equal(0, node.Manager().ConnectionCount);
+        await using var after = await TestClient.ConnectAsync(node, "clientId=old");
+        Assert.False(after.Welcome.GetProperty("resumed").GetBoolean(), "the refused request claimed nothing");
+    }
+
+    [Fact]
     public async Task AHeadOver32KiBIsRefusedWith431()
     {
         await using var node = await WsNode.StartAsync();
