@@ -163,6 +163,9 @@ internal sealed class WebSocketFastPath
         var count = 0;
         var started = Stopwatch.GetTimestamp();
         CancellationTokenSource? timeout = null;
+        // Whether this head kept the connection waiting here: then its time is spent, and Kestrel, which would start
+        // its own RequestHeadersTimeout over, gets it only whole.
+        var waited = false;
         try
         {
             while (true)
@@ -187,6 +190,7 @@ internal sealed class WebSocketFastPath
                     {
                         // The same bound on a slow head as Kestrel's (RequestHeadersTimeout), counted from the first
                         // read, so a silent connection cannot sit here.
+                        waited = true;
                         timeout ??= new CancellationTokenSource(TimeSpan.FromTicks(Math.Max(0, (_headersTimeout - Stopwatch.GetElapsedTime(started)).Ticks)));
                         received = await socket.ReceiveAsync(buffer.AsMemory(count), SocketFlags.None, timeout.Token);
                     }
@@ -206,6 +210,10 @@ internal sealed class WebSocketFastPath
                         var headEnd = end.GetInteger();
                         return new HeadRead(status, head, Early: count > headEnd ? buffer.AsSpan(headEnd, count - headEnd).ToArray() : null);
                     case HeadStatus.Incomplete when received > 0:
+                        continue;
+                    case HeadStatus.PassThrough when waited && received > 0 && count < UpgradeRequestHead.MaxBytes && !EndsHead(buffer.AsSpan(0, count)):
+                        // Not ours after all, but only found out after a wait: one bound for the whole head, not two
+                        // (issue 17 item 10). Read to its end here, within what is left of this one.
                         continue;
                     case HeadStatus.Complete or HeadStatus.Incomplete or HeadStatus.PassThrough:
                         // Not ours, a plain GET /ws (the endpoint answers it, 400, keep-alive), or a head cut short by
@@ -329,6 +337,9 @@ internal sealed class WebSocketFastPath
 
         socket.Dispose();
     }
+
+    /// <summary>Whether the bytes hold the blank line that ends a request head (a bare LF counts: Kestrel decides what to make of it).</summary>
+    private static bool EndsHead(ReadOnlySpan<byte> bytes) => bytes.IndexOf("\r\n\r\n"u8) >= 0 || bytes.IndexOf("\n\n"u8) >= 0;
 
     private static bool IsUpgrade(IHeaderDictionary headers) =>
         HasToken(headers, HeaderNames.Connection, "upgrade") && HasToken(headers, HeaderNames.Upgrade, "websocket");

@@ -144,6 +144,33 @@ public sealed class HandshakeTests
     }
 
     [Fact]
+    public async Task AHeadThatStartsLikeTheUpgradeButIsNotOneGetsOneHeadersTimeoutNotTwo()
+    {
+        // Issue 17 item 10: the fast path waited for the bytes that told it the head was not "GET /ws", then handed
+        // the connection to Kestrel, whose own RequestHeadersTimeout started over: two timeouts for one head.
+        var headersTimeout = TimeSpan.FromSeconds(2);
+        await using var node = await WsNode.StartAsync(services: s =>
+            s.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.RequestHeadersTimeout = headersTimeout));
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(node.BaseUri.Host, node.BaseUri.Port);
+        var stream = tcp.GetStream();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await stream.WriteAsync("GET /ws"u8.ToArray());
+        await Task.Delay(headersTimeout * 0.75);
+        await stream.WriteAsync("x HTTP/1.1\r\nHost: x\r\n"u8.ToArray());
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var buffer = new byte[4096];
+        while (await stream.ReadAsync(buffer, timeout.Token) > 0)
+        {
+            // An answer (Kestrel's 408) may come before the close; the close is what is timed.
+        }
+
+        Assert.InRange(clock.Elapsed, headersTimeout * 0.9, headersTimeout + TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public async Task AClientThatConnectsAndStaysSilentIsLeftToTheKernelAndServedWhenItSpeaks()
     {
         // Linux holds the connection until its first bytes (TCP_DEFER_ACCEPT): the head timeout, one second here,
