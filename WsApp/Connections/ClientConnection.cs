@@ -37,6 +37,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // The outbox and the pump's state, guarded by the outbox itself. The pump is taken from the start: the first one
     // (RunAsync's) sends the opening before anything delivered while the connection was being opened.
     private readonly Queue<Outbound> _outbox = new();
+    private long _outboxBytes;
     private bool _pumping = true;
     private bool _outboxClosed;
     private bool _pumpFinished;
@@ -277,7 +278,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                 return false;
             }
 
-            if (_outbox.Count >= _context.Options.SendQueueLimit)
+            if (_outbox.Count >= _context.Options.SendQueueLimit
+                || (_outbox.Count > 0 && _outboxBytes + item.Bytes > _context.Options.SendQueueBytes))
             {
                 if (waitForRoom)
                 {
@@ -289,6 +291,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             }
 
             _outbox.Enqueue(item);
+            _outboxBytes += item.Bytes;
             if (_pumping)
             {
                 return true;
@@ -329,8 +332,25 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// An item of the outbox: a ready frame; a log entry to deliver in seq order (a group's in gseq order, with its
     /// frame when the node rendered it); a group catch-up up to the entry's gseq; or a seq restart.
     /// </summary>
-    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false, bool CatchUp = false);
+    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false, bool CatchUp = false)
+    {
+        /// <summary>What it holds against <c>Ws:SendQueueBytes</c>: the frame, or the message's data (a catch-up holds none).</summary>
+        public int Bytes => Frame.IsEmpty ? (CatchUp ? 0 : Entry?.Data.Length ?? 0) : Frame.Length;
+    }
 
     /// <summary>What the first pump sends before the outbox: the welcome (unless none is due) and the replay.</summary>
     private sealed record Opening(Welcome? Welcome, IReadOnlyList<LogEntry> Replay);
+}
+
+/// <summary>What a heartbeat tick found (<see cref="ClientConnection.Heartbeat"/>).</summary>
+internal enum HeartbeatVerdict
+{
+    /// <summary>Pinged; nothing wrong.</summary>
+    Alive,
+
+    /// <summary>The previous ping got no pong: close with 4408.</summary>
+    NoPong,
+
+    /// <summary>A frame has waited a whole interval for the client to take it: the client is not reading; close with 1008.</summary>
+    NotReading,
 }

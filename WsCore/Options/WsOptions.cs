@@ -70,4 +70,12 @@ public sealed class WsOptions
     /// </summary>
     [Range(1, 1_000_000, ErrorMessage = "Ws:SendQueueLimit must be between 1 and 1000000.")]
     public int SendQueueLimit { get; set; } = 1024;
+
+    /// <summary>
+    /// Bytes waiting to be written to one client (the data of queued messages and replies), a bound beside
+    /// <see cref="SendQueueLimit"/>: 1024 frames of 64 KiB would be 64 MiB for one socket. A client that lets more pile
+    /// up is closed with 1008 like one past the frame bound. An empty queue always takes one message, whatever its size.
+    /// </summary>
+    [Range(1024, 1024 * 1024 * 1024, ErrorMessage = "Ws:SendQueueBytes must be between 1024 and 1073741824.")]
+    public int SendQueueBytes { get; set; } = 1024 * 1024;
 }
