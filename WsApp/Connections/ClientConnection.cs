@@ -21,6 +21,10 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // this bounds I/O, not protocol time.
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
+    // The same for a client the heartbeat drops: it answered no ping for a whole interval (or took no frame), so it is
+    // given just long enough to take the close frame, within the contract's two intervals + 1 s (docs/protocol.md §5a).
+    private static readonly TimeSpan UnresponsiveCloseTimeout = TimeSpan.FromSeconds(1);
+
     private const int InitialReceiveBufferBytes = 4096;
 
     private readonly WebSocket _socket;
@@ -56,6 +60,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // Written only by the heartbeat sweep, one tick at a time.
     private bool _pingOutstanding;
     private int _pongsAtPing;
+    private bool _writingAtTick;
+    private long _writesDoneAtTick;
 
     public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, byte[] tokenHash, ConnectionContext context)
     {
@@ -157,7 +163,23 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// that caused a policy close still gets its error), unless <paramref name="dropQueued"/>; then the close frame.
     /// If that cannot finish within the close timeout the socket is aborted. The first request wins.
     /// </summary>
-    public void RequestClose(int code, string reason, bool dropQueued = false)
+    public void RequestClose(int code, string reason, bool dropQueued = false) => RequestClose(code, reason, dropQueued, CloseTimeout);
+
+    /// <summary>
+    /// Closes a connection the heartbeat gave up on (<see cref="Heartbeat"/>): its queue is dropped; the close frame is
+    /// sent if the socket can take it now, else (a write is stuck) the socket is aborted at once; and the close
+    /// handshake waits at most <see cref="UnresponsiveCloseTimeout"/>.
+    /// </summary>
+    public void CloseUnresponsive(int code, string reason)
+    {
+        RequestClose(code, reason, dropQueued: true, UnresponsiveCloseTimeout);
+        if (_heartbeat.IsWriting)
+        {
+            _socket.Abort();
+        }
+    }
+
+    private void RequestClose(int code, string reason, bool dropQueued, TimeSpan abortAfter)
     {
         if (Interlocked.CompareExchange(ref _closeCode, code, -1) != -1)
         {
@@ -182,25 +204,38 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
 
-        _ = AbortIfStuckAsync();
+        _ = AbortIfStuckAsync(abortAfter);
     }
 
     /// <summary>
-    /// One heartbeat tick: false when the ping sent at the previous tick got no pong (the client is to be dropped);
-    /// otherwise a new ping goes out. A client that never answered is so timed from its connect (docs/protocol.md §5a).
+    /// One heartbeat tick (docs/protocol.md §5a). <see cref="HeartbeatVerdict.NotReading"/> when a write was in flight
+    /// at the previous tick and still is, with none finished since: the client has not taken a frame for a whole
+    /// interval, whatever pongs it sends (RFC 6455 lets it send them unasked). <see cref="HeartbeatVerdict.NoPong"/>
+    /// when the ping sent at the previous tick got no pong. Otherwise a new ping goes out. A client that never
+    /// answered is so timed from its connect.
     /// </summary>
-    public bool Heartbeat()
+    public HeartbeatVerdict Heartbeat()
     {
+        var writing = _heartbeat.IsWriting;
+        var writesDone = _heartbeat.WritesDone;
+        var stalled = writing && _writingAtTick && writesDone == _writesDoneAtTick;
+        _writingAtTick = writing;
+        _writesDoneAtTick = writesDone;
+        if (stalled)
+        {
+            return HeartbeatVerdict.NotReading;
+        }
+
         var pongs = _heartbeat.PongCount;
         if (_pingOutstanding && pongs == _pongsAtPing)
         {
-            return false;
+            return HeartbeatVerdict.NoPong;
         }
 
         _pingOutstanding = true;
         _pongsAtPing = pongs;
         _ = PingAsync();
-        return true;
+        return HeartbeatVerdict.Alive;
     }
 
     /// <summary>Drops the socket at once, without a close handshake.</summary>
@@ -319,9 +354,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
     }
 
-    private async Task AbortIfStuckAsync()
+    private async Task AbortIfStuckAsync(TimeSpan after)
     {
-        await Task.Delay(CloseTimeout);
+        await Task.Delay(after);
         if (_socket.State != WebSocketState.Closed)
         {
             _socket.Abort();

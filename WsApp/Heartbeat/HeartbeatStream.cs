@@ -24,21 +24,48 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
     private InboundFrameScanner _scanner;
     private int _pongs;
 
+    // Write progress, for the write deadline (docs/protocol.md §5a): writes begun and not finished (waiting for the
+    // lock included), and writes finished. A client that does not read stops the second while the first stays up.
+    private int _writesInFlight;
+    private long _writesDone;
+
     /// <summary>Pong frames received so far.</summary>
     public int PongCount => Volatile.Read(ref _pongs);
 
+    /// <summary>Whether a frame (or a flush) is being written now: the connection cannot take a close frame before it ends.</summary>
+    public bool IsWriting => Volatile.Read(ref _writesInFlight) > 0;
+
+    /// <summary>Writes finished so far; unchanged between two looks while <see cref="IsWriting"/> means no progress.</summary>
+    public long WritesDone => Volatile.Read(ref _writesDone);
+
     public async Task SendPingAsync()
     {
-        await _writeLock.WaitAsync();
+        BeginWrite();
         try
         {
-            await inner.WriteAsync(PingFrame);
-            await inner.FlushAsync();
+            await _writeLock.WaitAsync();
+            try
+            {
+                await inner.WriteAsync(PingFrame);
+                await inner.FlushAsync();
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
         }
         finally
         {
-            _writeLock.Release();
+            EndWrite();
         }
+    }
+
+    private void BeginWrite() => Interlocked.Increment(ref _writesInFlight);
+
+    private void EndWrite()
+    {
+        Interlocked.Increment(ref _writesDone);
+        Interlocked.Decrement(ref _writesInFlight);
     }
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
@@ -81,18 +108,38 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        await _writeLock.WaitAsync(cancellationToken);
+        BeginWrite();
         try
         {
-            await inner.WriteAsync(buffer, cancellationToken);
+            await _writeLock.WaitAsync(cancellationToken);
+            try
+            {
+                await inner.WriteAsync(buffer, cancellationToken);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
         }
         finally
         {
-            _writeLock.Release();
+            EndWrite();
         }
     }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        // Kestrel's upgraded stream may push back in the flush rather than the write.
+        BeginWrite();
+        try
+        {
+            await inner.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            EndWrite();
+        }
+    }
 
     public override void Flush() => inner.Flush();
 
