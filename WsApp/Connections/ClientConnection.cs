@@ -32,7 +32,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private readonly ConnectionContext _context;
     // Made at the first bad frame: most connections never send one.
     private BadFrameWindow? _badFrames;
-    private FrameRateLimiter _rate;
+    private readonly InboundBudget _budget;
     private int _closeCode = -1;
     private string _closeReason = string.Empty;
     private int _peerCloseCode = -1;
@@ -71,7 +71,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         _context = context;
         ClientId = clientId;
         Epoch = epoch;
-        _rate = new FrameRateLimiter(context.Options.FramesPerSecond, context.Time.GetTimestamp());
+        _budget = new InboundBudget(context.Options.FramesPerSecond, context.Time);
+        heartbeat.Limit(_budget, context.Options.MaxFragmentsPerMessage, OnAbuse);
     }
 
     public string ClientId { get; }

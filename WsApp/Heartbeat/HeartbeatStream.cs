@@ -1,3 +1,4 @@
+using ServerlessWs.App.Connections;
 using ServerlessWs.App.Upgrade;
 
 namespace ServerlessWs.App.Heartbeat;
@@ -23,6 +24,13 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
     private ReadOnlyMemory<byte> _early = early;
     private InboundFrameScanner _scanner;
     private int _pongs;
+
+    // The connection's frame budget and fragment cap, once it has them (Limit); Abuse closes the connection.
+    private InboundBudget? _budget;
+    private int _maxFragments;
+    private Action<string>? _onAbuse;
+    private volatile bool _abused;
+    private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Write progress, for the write deadline (docs/protocol.md §5a): writes begun and not finished (waiting for the
     // lock included), and writes finished. A client that does not read stops the second while the first stays up.
@@ -68,15 +76,50 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
         Interlocked.Decrement(ref _writesInFlight);
     }
 
+    /// <summary>
+    /// Charges every frame the client sends against <paramref name="budget"/> (docs/protocol.md §5a "Limits"), holds the
+    /// reads back while it is in arrears, and calls <paramref name="onAbuse"/> (once) when the client keeps on past it
+    /// or sends a message in more than <paramref name="maxFragmentsPerMessage"/> fragments; reads then stop for good.
+    /// </summary>
+    public void Limit(InboundBudget budget, int maxFragmentsPerMessage, Action<string> onAbuse)
+    {
+        _budget = budget;
+        _maxFragments = maxFragmentsPerMessage;
+        _onAbuse = onAbuse;
+    }
+
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         // A zero-byte read (how the WebSocket waits on an idle connection) has nothing to scan: it goes straight to
         // the connection, so that the wait holds no state of this stream's.
-        buffer.IsEmpty && _early.IsEmpty && _scanner.Violation is null
+        buffer.IsEmpty && _early.IsEmpty && _scanner.Violation is null && !_abused
             ? inner.ReadAsync(buffer, cancellationToken)
             : ReadAndScanAsync(buffer, cancellationToken);
 
     private async ValueTask<int> ReadAndScanAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        if (_budget is { } budget && !_abused && !buffer.IsEmpty)
+        {
+            // In arrears: the bytes stay in the kernel, and TCP pushes back on the client, until the budget recovers.
+            var hold = budget.HoldBeforeRead(out var abusive);
+            if (abusive)
+            {
+                Abuse("frames kept coming past Ws:FramesPerSecond");
+            }
+            else if (hold > TimeSpan.Zero)
+            {
+                var holding = budget.Time.GetTimestamp();
+                await Task.WhenAny(Task.Delay(hold, budget.Time, CancellationToken.None), _disposed.Task);
+                budget.Held(budget.Time.GetElapsedTime(holding));
+            }
+        }
+
+        if (_abused)
+        {
+            // The connection is closing with 1008: nothing more of this client's is read (the close timer aborts it).
+            await _disposed.Task;
+            throw new IOException("The connection was closed for sending past its limits.");
+        }
+
         // RFC 6455 §5.1: an unmasked client frame fails the connection. The WebSocket reads a mask key's worth of
         // header (6 bytes) before it looks at the mask bit, so after an unmasked frame shorter than that it would wait
         // here for bytes the client does not owe it, and the connection would hang open. A length with its top bit
@@ -89,13 +132,32 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
 
         var read = _early.IsEmpty ? await inner.ReadAsync(buffer, cancellationToken) : ReadEarly(buffer.Span);
         // Reads are never concurrent (the WebSocket holds a receive lock), so the scanner needs no lock of its own.
-        var pongs = _scanner.Scan(buffer.Span[..read]);
+        var pongs = _scanner.Scan(buffer.Span[..read], out var unseen);
         if (pongs > 0)
         {
             Interlocked.Add(ref _pongs, pongs);
         }
 
+        if (unseen > 0)
+        {
+            _budget?.TryCharge(unseen);
+        }
+
+        if (_budget is not null && _scanner.MostFragments > _maxFragments)
+        {
+            Abuse($"a message in more than {_maxFragments} fragments");
+        }
+
         return read;
+    }
+
+    private void Abuse(string reason)
+    {
+        if (!_abused)
+        {
+            _abused = true;
+            _onAbuse?.Invoke(reason);
+        }
     }
 
     private int ReadEarly(Span<byte> buffer)
@@ -151,6 +213,7 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
     {
         if (disposing)
         {
+            _disposed.TrySetResult();
             inner.Dispose();
             _writeLock.Dispose();
         }
@@ -160,6 +223,7 @@ internal sealed class HeartbeatStream(Stream inner, ReadOnlyMemory<byte> early =
 
     public override async ValueTask DisposeAsync()
     {
+        _disposed.TrySetResult();
         await inner.DisposeAsync();
         _writeLock.Dispose();
         await base.DisposeAsync();

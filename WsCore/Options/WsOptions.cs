@@ -49,9 +49,20 @@ public sealed class WsOptions
     [Range(0, 3600, ErrorMessage = "Ws:DrainSeconds must be between 0 and 3600.")]
     public int DrainSeconds { get; set; } = 20;
 
-    /// <summary>Frames per second one connection may send (burst twice that); extra frames get rate-limited.</summary>
+    /// <summary>
+    /// Frames per second one connection may send (burst twice that), control frames and fragments included. Past it
+    /// frames are dropped (one <c>rate-limited</c> a second), reading is held back, and a client held back more than
+    /// half of ten seconds is closed with 1008.
+    /// </summary>
     [Range(1, 1_000_000, ErrorMessage = "Ws:FramesPerSecond must be between 1 and 1000000.")]
     public int FramesPerSecond { get; set; } = 200;
+
+    /// <summary>
+    /// Fragments (continuation frames) one client message may have; more closes the connection with 1008. Each also
+    /// counts against <see cref="FramesPerSecond"/>; the cap ends a message that would otherwise never end.
+    /// </summary>
+    [Range(1, 1_000_000, ErrorMessage = "Ws:MaxFragmentsPerMessage must be between 1 and 1000000.")]
+    public int MaxFragmentsPerMessage { get; set; } = 128;
 
     /// <summary>Connects per second from one remote address; 0 means no limit. Above it, connects get 429.</summary>
     [Range(0, 1_000_000, ErrorMessage = "Ws:ConnectsPerSecondPerAddress must be 0 (no limit) or more.")]
