@@ -7,6 +7,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -42,12 +43,21 @@ internal sealed class WebSocketFastPath
     private readonly IServiceScopeFactory _scopes;
     private readonly ForwardedHeadersMiddleware? _forwarded;
     private readonly TimeSpan _headersTimeout;
+    private readonly KestrelServerLimits _limits;
+    private readonly IList<string> _allowedHosts;
+
+    // Upgrades this path holds (reserved at admission): Kestrel cannot count them, so they are bounded here.
+    private int _live;
 
     public WebSocketFastPath(IServiceProvider services)
     {
         _manager = services.GetRequiredService<WebSocketsManager>();
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
-        _headersTimeout = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.RequestHeadersTimeout;
+        // Kestrel's own limits and the host's AllowedHosts, read as Kestrel and the host filtering read them: a
+        // connection must not escape them by being the fast path's (issue 17 item 7).
+        _limits = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits;
+        _headersTimeout = _limits.RequestHeadersTimeout;
+        _allowedHosts = services.GetRequiredService<IOptions<HostFilteringOptions>>().Value.AllowedHosts;
 
         // ASPNETCORE_FORWARDEDHEADERS_ENABLED puts the framework's middleware in the HTTP pipeline; the fast path
         // applies the same one, so the per-address limit sees the client behind the ingress on both paths.
@@ -77,6 +87,8 @@ internal sealed class WebSocketFastPath
             return null;
         }
 
+        // From here the admission holds one of the live upgrades it reserved; RunAsync (or the catch) gives it back.
+
         (WebSocket WebSocket, HeartbeatStream Heartbeat) upgraded;
         try
         {
@@ -86,6 +98,7 @@ internal sealed class WebSocketFastPath
         {
             // The client left before its 101 (or before its stream was made), or the stream could not be made: the
             // claim is given back either way (docs/protocol.md §1), and only an unexpected failure is logged.
+            Interlocked.Decrement(ref _live);
             await _manager.AbandonAsync(admission);
             Close(socket);
             if (e is SocketException or IOException or ObjectDisposedException)
@@ -97,8 +110,20 @@ internal sealed class WebSocketFastPath
         }
 
         var connection = _manager.Open(admission, upgraded.WebSocket, upgraded.Heartbeat);
-        _ = connection.RunAsync();
+        _ = RunAsync(connection);
         return null;
+    }
+
+    private async Task RunAsync(ClientConnection connection)
+    {
+        try
+        {
+            await connection.RunAsync();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _live);
+        }
     }
 
     private async Task<Outcome> AdmitAsync(Socket socket)
@@ -121,6 +146,25 @@ internal sealed class WebSocketFastPath
 
         var head = read.Head!;
         var headers = head.Headers;
+        // Kestrel's answers to the same heads, in Kestrel's order, then the host filtering's.
+        if (head.RequestLineBytes > _limits.MaxRequestLineSize)
+        {
+            await RespondAsync(socket, null, StatusCodes.Status414UriTooLong, "The request line is too long.");
+            return default;
+        }
+
+        if (head.FieldCount > _limits.MaxRequestHeaderCount)
+        {
+            await RespondAsync(socket, null, StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request has too many header fields.");
+            return default;
+        }
+
+        if (!IsHostAllowed(headers.Host.ToString()))
+        {
+            await RespondAsync(socket, null, StatusCodes.Status400BadRequest, "This host is not allowed.");
+            return default;
+        }
+
         // The handshake itself (RFC 6455 §4.2.1); a body makes it no upgrade at all (RFC 9110 §7.8).
         var refusal = (headers.ContainsKey(HeaderNames.ContentLength) && headers.ContentLength != 0) || headers.ContainsKey(HeaderNames.TransferEncoding)
             ? "A WebSocket upgrade request has no body."
@@ -141,11 +185,31 @@ internal sealed class WebSocketFastPath
             return default;
         }
 
+        // Reserved before the admission so concurrent connects cannot overshoot; given back unless upgraded.
+        var max = Math.Min(_limits.MaxConcurrentUpgradedConnections ?? long.MaxValue, _limits.MaxConcurrentConnections ?? long.MaxValue);
+        if (Interlocked.Increment(ref _live) > max)
+        {
+            Interlocked.Decrement(ref _live);
+            await RespondAsync(socket, head, StatusCodes.Status503ServiceUnavailable, "The server is full.");
+            return default;
+        }
+
+        WebSocketsManager.Admission? admission;
         await using var scope = _scopes.CreateAsyncScope();
         var http = CreateContext(socket, head, scope.ServiceProvider, out var body);
-        var admission = await _manager.AdmitAsync(http);
+        try
+        {
+            admission = await _manager.AdmitAsync(http);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _live);
+            throw;
+        }
+
         if (admission is null)
         {
+            Interlocked.Decrement(ref _live);
             await WriteResponseAsync(socket, http, body);
             return default;
         }
@@ -336,6 +400,32 @@ internal sealed class WebSocketFastPath
         }
 
         socket.Dispose();
+    }
+
+    /// <summary>
+    /// The host filtering's rule (<c>AllowedHosts</c>, as <c>HostFilteringMiddleware</c> applies it): <c>*</c> allows
+    /// any; otherwise the host, its port aside and in any letter case, must be listed, or be a subdomain of a
+    /// <c>*.domain</c> entry.
+    /// </summary>
+    private bool IsHostAllowed(string host)
+    {
+        if (_allowedHosts.Count == 0 || _allowedHosts.Contains("*"))
+        {
+            return true;
+        }
+
+        var name = HostString.FromUriComponent(host).Host;
+        foreach (var allowed in _allowedHosts)
+        {
+            if (allowed.StartsWith("*.", StringComparison.Ordinal)
+                ? name.EndsWith(allowed[1..], StringComparison.OrdinalIgnoreCase)
+                : name.Equals(allowed, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether the bytes hold the blank line that ends a request head (a bare LF counts: Kestrel decides what to make of it).</summary>

@@ -69,6 +69,14 @@ public sealed class WsOptions
     public int ConnectsPerSecondPerAddress { get; set; }
 
     /// <summary>
+    /// Serve a connection's first <c>GET /ws</c> upgrade on the bare socket, in front of Kestrel (docs/performance.md:
+    /// an idle socket then holds no Kestrel connection state). The fast path applies Kestrel's request limits and
+    /// <c>AllowedHosts</c> itself, but middleware added to the host does not see those upgrades; false sends every
+    /// upgrade through Kestrel and the HTTP pipeline.
+    /// </summary>
+    public bool FastUpgrade { get; set; } = true;
+
+    /// <summary>
     /// Groups one client id may belong to at once; a <c>join</c> beyond it is answered <c>error</c> <c>not-allowed</c>.
     /// It also bounds the <c>since</c> parameters of a connect and a node's per-connection group state.
     /// </summary>
