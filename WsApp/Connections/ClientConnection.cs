@@ -167,14 +167,15 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     public void RequestClose(int code, string reason, bool dropQueued = false) => RequestClose(code, reason, dropQueued, CloseTimeout);
 
     /// <summary>
-    /// Closes a connection the heartbeat gave up on (<see cref="Heartbeat"/>): its queue is dropped; the close frame is
-    /// sent if the socket can take it now, else (a write is stuck) the socket is aborted at once; and the close
-    /// handshake waits at most <see cref="UnresponsiveCloseTimeout"/>.
+    /// Closes a connection the node gave up on (<see cref="Heartbeat"/>, or a client past its limits): its queue is
+    /// dropped, the close frame goes out after the write in progress if that one ends, and the socket is aborted if
+    /// the close has not finished within <see cref="UnresponsiveCloseTimeout"/>, or at once when
+    /// <paramref name="writeStuck"/> (a write that has not moved for a whole interval leaves no room for a close frame).
     /// </summary>
-    public void CloseUnresponsive(int code, string reason)
+    public void CloseUnresponsive(int code, string reason, bool writeStuck = false)
     {
         RequestClose(code, reason, dropQueued: true, UnresponsiveCloseTimeout);
-        if (_heartbeat.IsWriting)
+        if (writeStuck)
         {
             _socket.Abort();
         }

@@ -35,7 +35,7 @@ internal sealed partial class WebSocketsManager
                 case HeartbeatVerdict.NotReading:
                     ConnectionLog.ClosingForPolicy(_logger, connection.ClientId, CloseCodes.PolicyViolation, "a frame waited a heartbeat interval to be written");
                     WsMetrics.HeartbeatTerminations.Add(1);
-                    connection.CloseUnresponsive(CloseCodes.PolicyViolation, "not reading");
+                    connection.CloseUnresponsive(CloseCodes.PolicyViolation, "not reading", writeStuck: true);
                     break;
             }
         }

@@ -55,7 +55,8 @@ public sealed class FastPathLimitsTests
     [Fact]
     public async Task UpgradesPastKestrelsUpgradedConnectionLimitAreRefusedWith503()
     {
-        await using var node = await WsNode.StartAsync(services: s =>
+        // The fast path's answer; Kestrel's own, with the fast path off, is to refuse the upgrade (400).
+        await using var node = await WsNode.StartOnFastPathAsync(services: s =>
             s.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxConcurrentUpgradedConnections = 1));
         await using var first = await TestClient.ConnectAsync(node, "clientId=first");
 
