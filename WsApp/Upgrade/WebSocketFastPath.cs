@@ -43,11 +43,7 @@ internal sealed class WebSocketFastPath
     private readonly IServiceScopeFactory _scopes;
     private readonly ForwardedHeadersMiddleware? _forwarded;
     private readonly TimeSpan _headersTimeout;
-    private readonly KestrelServerLimits _limits;
-    private readonly IList<string> _allowedHosts;
-
-    // Upgrades this path holds (reserved at admission): Kestrel cannot count them, so they are bounded here.
-    private int _live;
+    private readonly UpgradeLimits _limits;
 
     public WebSocketFastPath(IServiceProvider services)
     {
@@ -55,9 +51,9 @@ internal sealed class WebSocketFastPath
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         // Kestrel's own limits and the host's AllowedHosts, read as Kestrel and the host filtering read them: a
         // connection must not escape them by being the fast path's (issue 17 item 7).
-        _limits = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits;
-        _headersTimeout = _limits.RequestHeadersTimeout;
-        _allowedHosts = services.GetRequiredService<IOptions<HostFilteringOptions>>().Value.AllowedHosts;
+        var kestrel = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits;
+        _headersTimeout = kestrel.RequestHeadersTimeout;
+        _limits = new UpgradeLimits(kestrel, services.GetRequiredService<IOptions<HostFilteringOptions>>().Value);
 
         // ASPNETCORE_FORWARDEDHEADERS_ENABLED puts the framework's middleware in the HTTP pipeline; the fast path
         // applies the same one, so the per-address limit sees the client behind the ingress on both paths.
@@ -98,7 +94,7 @@ internal sealed class WebSocketFastPath
         {
             // The client left before its 101 (or before its stream was made), or the stream could not be made: the
             // claim is given back either way (docs/protocol.md §1), and only an unexpected failure is logged.
-            Interlocked.Decrement(ref _live);
+            _limits.Release();
             await _manager.AbandonAsync(admission);
             Close(socket);
             if (e is SocketException or IOException or ObjectDisposedException)
@@ -122,7 +118,7 @@ internal sealed class WebSocketFastPath
         }
         finally
         {
-            Interlocked.Decrement(ref _live);
+            _limits.Release();
         }
     }
 
@@ -146,22 +142,9 @@ internal sealed class WebSocketFastPath
 
         var head = read.Head!;
         var headers = head.Headers;
-        // Kestrel's answers to the same heads, in Kestrel's order, then the host filtering's.
-        if (head.RequestLineBytes > _limits.MaxRequestLineSize)
+        if (_limits.Refusal(head) is { } limit)
         {
-            await RespondAsync(socket, null, StatusCodes.Status414UriTooLong, "The request line is too long.");
-            return default;
-        }
-
-        if (head.FieldCount > _limits.MaxRequestHeaderCount)
-        {
-            await RespondAsync(socket, null, StatusCodes.Status431RequestHeaderFieldsTooLarge, "The request has too many header fields.");
-            return default;
-        }
-
-        if (!IsHostAllowed(headers.Host.ToString()))
-        {
-            await RespondAsync(socket, null, StatusCodes.Status400BadRequest, "This host is not allowed.");
+            await RespondAsync(socket, null, limit.Status, limit.Reason);
             return default;
         }
 
@@ -186,10 +169,8 @@ internal sealed class WebSocketFastPath
         }
 
         // Reserved before the admission so concurrent connects cannot overshoot; given back unless upgraded.
-        var max = Math.Min(_limits.MaxConcurrentUpgradedConnections ?? long.MaxValue, _limits.MaxConcurrentConnections ?? long.MaxValue);
-        if (Interlocked.Increment(ref _live) > max)
+        if (!_limits.TryReserve())
         {
-            Interlocked.Decrement(ref _live);
             await RespondAsync(socket, head, StatusCodes.Status503ServiceUnavailable, "The server is full.");
             return default;
         }
@@ -203,13 +184,13 @@ internal sealed class WebSocketFastPath
         }
         catch
         {
-            Interlocked.Decrement(ref _live);
+            _limits.Release();
             throw;
         }
 
         if (admission is null)
         {
-            Interlocked.Decrement(ref _live);
+            _limits.Release();
             await WriteResponseAsync(socket, http, body);
             return default;
         }
@@ -400,32 +381,6 @@ internal sealed class WebSocketFastPath
         }
 
         socket.Dispose();
-    }
-
-    /// <summary>
-    /// The host filtering's rule (<c>AllowedHosts</c>, as <c>HostFilteringMiddleware</c> applies it): <c>*</c> allows
-    /// any; otherwise the host, its port aside and in any letter case, must be listed, or be a subdomain of a
-    /// <c>*.domain</c> entry.
-    /// </summary>
-    private bool IsHostAllowed(string host)
-    {
-        if (_allowedHosts.Count == 0 || _allowedHosts.Contains("*"))
-        {
-            return true;
-        }
-
-        var name = HostString.FromUriComponent(host).Host;
-        foreach (var allowed in _allowedHosts)
-        {
-            if (allowed.StartsWith("*.", StringComparison.Ordinal)
-                ? name.EndsWith(allowed[1..], StringComparison.OrdinalIgnoreCase)
-                : name.Equals(allowed, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>Whether the bytes hold the blank line that ends a request head (a bare LF counts: Kestrel decides what to make of it).</summary>
