@@ -30,6 +30,11 @@ status=0
 dotnet test ServerlessWs.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" \
   --blame-hang-timeout 5m --blame-hang-dump-type none 2>&1 | tee "$log" || status=$?
 
+# The WsApp tests a second time with the fast upgrade path off (Ws:FastUpgrade=false): every upgrade then goes
+# through Kestrel and the HTTP pipeline, and must behave alike. Tests of the fast path itself pin it on.
+Ws__FastUpgrade=false dotnet test tests/WsApp.Tests -c Release --no-build --nologo --logger "console;verbosity=minimal" \
+  --blame-hang-timeout 5m --blame-hang-dump-type none 2>&1 | tee -a "$log" || status=$?
+
 # The chaos suite's figures (the table of docs/reliability.md).
 report=tests/Chaos.Tests/bin/Release/net10.0/reliability/reliability.md
 if [ -f "$report" ]; then

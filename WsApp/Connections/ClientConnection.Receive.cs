@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Unicode;
+using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
 using ServerlessWs.Core.Sessions;
@@ -58,8 +59,10 @@ internal sealed partial class ClientConnection
             }
             catch (Exception e)
             {
-                // Nobody waits on this task (the fast path starts it and returns): the error is logged here.
+                // Nobody waits on this task (the fast path starts it and returns): the error is logged here, and the
+                // client is told the server failed rather than that all went well.
                 ConnectionLog.UnexpectedError(_context.Logger, ClientId, e);
+                RequestClose(CloseCodes.InternalError, "internal error");
             }
         }
         finally
@@ -171,11 +174,15 @@ internal sealed partial class ClientConnection
             return false;
         }
 
-        var parsed = ClientFrameParser.Parse(message);
-        if (!_rate.TryTake(_context.Time))
+        if (!_budget.TryCharge())
         {
-            return await SendErrorAsync(ErrorCodes.RateLimited, "Too many frames; this one was dropped.", parsed.Id);
+            // Dropped unparsed, but for the first of each second, which is answered (with its id): a flood must not
+            // cost a parse and an error frame per frame (docs/protocol.md §5a).
+            return !_budget.ShouldReport()
+                || await SendErrorAsync(ErrorCodes.RateLimited, "Too many frames; frames are dropped until the rate falls.", ClientFrameParser.Parse(message).Id);
         }
+
+        var parsed = ClientFrameParser.Parse(message);
 
         if (parsed.Frame is not { } frame)
         {
@@ -341,6 +348,13 @@ internal sealed partial class ClientConnection
 
     private ValueTask<bool> SendErrorAsync(string code, string message, ReadOnlyMemory<byte> id) =>
         ReplyAsync((code, message, id: id.ToArray()), static (output, state) => ServerFrames.WriteError(output, state.code, state.message, state.id));
+
+    /// <summary>The client kept sending past its frame budget, or fragmented a message past the cap (<see cref="HeartbeatStream.Limit"/>).</summary>
+    private void OnAbuse(string reason)
+    {
+        ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, reason);
+        CloseUnresponsive(CloseCodes.PolicyViolation, reason);
+    }
 
     private void ClosePolicy(int code, string reason)
     {

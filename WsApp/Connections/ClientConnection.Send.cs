@@ -81,6 +81,7 @@ internal sealed partial class ClientConnection
             if (_dropQueued)
             {
                 _outbox.Clear();
+                _outboxBytes = 0;
             }
 
             if (!_outbox.TryDequeue(out item))
@@ -90,6 +91,7 @@ internal sealed partial class ClientConnection
                 return false;
             }
 
+            _outboxBytes -= item.Bytes;
             _room?.TrySetResult(true);
             _room = null;
             return true;

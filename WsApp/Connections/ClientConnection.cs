@@ -21,6 +21,10 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // this bounds I/O, not protocol time.
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
+    // The same for a client the heartbeat drops: it answered no ping for a whole interval (or took no frame), so it is
+    // given just long enough to take the close frame, within the contract's two intervals + 1 s (docs/protocol.md §5a).
+    private static readonly TimeSpan UnresponsiveCloseTimeout = TimeSpan.FromSeconds(1);
+
     private const int InitialReceiveBufferBytes = 4096;
 
     private readonly WebSocket _socket;
@@ -28,7 +32,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     private readonly ConnectionContext _context;
     // Made at the first bad frame: most connections never send one.
     private BadFrameWindow? _badFrames;
-    private FrameRateLimiter _rate;
+    private readonly InboundBudget _budget;
     private SendBudget? _sendBudget;
     private int _invokesInFlight;
     private int _closeCode = -1;
@@ -39,6 +43,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // The outbox and the pump's state, guarded by the outbox itself. The pump is taken from the start: the first one
     // (RunAsync's) sends the opening before anything delivered while the connection was being opened.
     private readonly Queue<Outbound> _outbox = new();
+    private long _outboxBytes;
     private bool _pumping = true;
     private bool _outboxClosed;
     private bool _pumpFinished;
@@ -57,6 +62,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     // Written only by the heartbeat sweep, one tick at a time.
     private bool _pingOutstanding;
     private int _pongsAtPing;
+    private bool _writingAtTick;
+    private long _writesDoneAtTick;
 
     public ClientConnection(WebSocket socket, HeartbeatStream heartbeat, string clientId, long epoch, byte[] tokenHash, ConnectionContext context, string? userId = null)
     {
@@ -67,7 +74,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         _context = context;
         ClientId = clientId;
         Epoch = epoch;
-        _rate = new FrameRateLimiter(context.Options.FramesPerSecond, context.Time.GetTimestamp());
+        _budget = new InboundBudget(context.Options.FramesPerSecond, context.Time);
+        heartbeat.Limit(_budget, context.Options.MaxFragmentsPerMessage, OnAbuse);
     }
 
     public string ClientId { get; }
@@ -162,7 +170,24 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// that caused a policy close still gets its error), unless <paramref name="dropQueued"/>; then the close frame.
     /// If that cannot finish within the close timeout the socket is aborted. The first request wins.
     /// </summary>
-    public void RequestClose(int code, string reason, bool dropQueued = false)
+    public void RequestClose(int code, string reason, bool dropQueued = false) => RequestClose(code, reason, dropQueued, CloseTimeout);
+
+    /// <summary>
+    /// Closes a connection the node gave up on (<see cref="Heartbeat"/>, or a client past its limits): its queue is
+    /// dropped, the close frame goes out after the write in progress if that one ends, and the socket is aborted if
+    /// the close has not finished within <see cref="UnresponsiveCloseTimeout"/>, or at once when
+    /// <paramref name="writeStuck"/> (a write that has not moved for a whole interval leaves no room for a close frame).
+    /// </summary>
+    public void CloseUnresponsive(int code, string reason, bool writeStuck = false)
+    {
+        RequestClose(code, reason, dropQueued: true, UnresponsiveCloseTimeout);
+        if (writeStuck)
+        {
+            _socket.Abort();
+        }
+    }
+
+    private void RequestClose(int code, string reason, bool dropQueued, TimeSpan abortAfter)
     {
         if (Interlocked.CompareExchange(ref _closeCode, code, -1) != -1)
         {
@@ -187,25 +212,38 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
 
-        _ = AbortIfStuckAsync();
+        _ = AbortIfStuckAsync(abortAfter);
     }
 
     /// <summary>
-    /// One heartbeat tick: false when the ping sent at the previous tick got no pong (the client is to be dropped);
-    /// otherwise a new ping goes out. A client that never answered is so timed from its connect (docs/protocol.md §5a).
+    /// One heartbeat tick (docs/protocol.md §5a). <see cref="HeartbeatVerdict.NotReading"/> when a write was in flight
+    /// at the previous tick and still is, with none finished since: the client has not taken a frame for a whole
+    /// interval, whatever pongs it sends (RFC 6455 lets it send them unasked). <see cref="HeartbeatVerdict.NoPong"/>
+    /// when the ping sent at the previous tick got no pong. Otherwise a new ping goes out. A client that never
+    /// answered is so timed from its connect.
     /// </summary>
-    public bool Heartbeat()
+    public HeartbeatVerdict Heartbeat()
     {
+        var writing = _heartbeat.IsWriting;
+        var writesDone = _heartbeat.WritesDone;
+        var stalled = writing && _writingAtTick && writesDone == _writesDoneAtTick;
+        _writingAtTick = writing;
+        _writesDoneAtTick = writesDone;
+        if (stalled)
+        {
+            return HeartbeatVerdict.NotReading;
+        }
+
         var pongs = _heartbeat.PongCount;
         if (_pingOutstanding && pongs == _pongsAtPing)
         {
-            return false;
+            return HeartbeatVerdict.NoPong;
         }
 
         _pingOutstanding = true;
         _pongsAtPing = pongs;
         _ = PingAsync();
-        return true;
+        return HeartbeatVerdict.Alive;
     }
 
     /// <summary>Drops the socket at once, without a close handshake.</summary>
@@ -283,7 +321,8 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
                 return false;
             }
 
-            if (_outbox.Count >= _context.Options.SendQueueLimit)
+            if (_outbox.Count >= _context.Options.SendQueueLimit
+                || (_outbox.Count > 0 && _outboxBytes + item.Bytes > _context.Options.SendQueueBytes))
             {
                 if (waitForRoom)
                 {
@@ -295,6 +334,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             }
 
             _outbox.Enqueue(item);
+            _outboxBytes += item.Bytes;
             if (_pumping)
             {
                 return true;
@@ -322,9 +362,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         }
     }
 
-    private async Task AbortIfStuckAsync()
+    private async Task AbortIfStuckAsync(TimeSpan after)
     {
-        await Task.Delay(CloseTimeout);
+        await Task.Delay(after);
         if (_socket.State != WebSocketState.Closed)
         {
             _socket.Abort();
@@ -335,8 +375,25 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// An item of the outbox: a ready frame; a log entry to deliver in seq order (a group's in gseq order, with its
     /// frame when the node rendered it); a group catch-up up to the entry's gseq; or a seq restart.
     /// </summary>
-    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false, bool CatchUp = false);
+    private readonly record struct Outbound(ReadOnlyMemory<byte> Frame, LogEntry? Entry, bool RestartSeq = false, bool CatchUp = false)
+    {
+        /// <summary>What it holds against <c>Ws:SendQueueBytes</c>: the frame, or the message's data (a catch-up holds none).</summary>
+        public int Bytes => Frame.IsEmpty ? (CatchUp ? 0 : Entry?.Data.Length ?? 0) : Frame.Length;
+    }
 
     /// <summary>What the first pump sends before the outbox: the welcome (unless none is due) and the replay.</summary>
     private sealed record Opening(Welcome? Welcome, IReadOnlyList<LogEntry> Replay);
+}
+
+/// <summary>What a heartbeat tick found (<see cref="ClientConnection.Heartbeat"/>).</summary>
+internal enum HeartbeatVerdict
+{
+    /// <summary>Pinged; nothing wrong.</summary>
+    Alive,
+
+    /// <summary>The previous ping got no pong: close with 4408.</summary>
+    NoPong,
+
+    /// <summary>A frame has waited a whole interval for the client to take it: the client is not reading; close with 1008.</summary>
+    NotReading,
 }

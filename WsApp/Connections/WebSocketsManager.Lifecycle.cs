@@ -19,17 +19,24 @@ internal sealed partial class WebSocketsManager
 
     /// <summary>
     /// One timer for every socket of the node (not one per socket): each tick drops the clients whose previous ping
-    /// got no pong and pings the others.
+    /// got no pong, or that took no frame for a whole interval, and pings the others.
     /// </summary>
     private void SweepHeartbeats()
     {
         foreach (var (_, connection) in _connections)
         {
-            if (!connection.Heartbeat())
+            switch (connection.Heartbeat())
             {
-                ConnectionLog.HeartbeatTimeout(_logger, connection.ClientId);
-                WsMetrics.HeartbeatTerminations.Add(1);
-                connection.RequestClose(CloseCodes.HeartbeatTimeout, "heartbeat timeout", dropQueued: true);
+                case HeartbeatVerdict.NoPong:
+                    ConnectionLog.HeartbeatTimeout(_logger, connection.ClientId);
+                    WsMetrics.HeartbeatTerminations.Add(1);
+                    connection.CloseUnresponsive(CloseCodes.HeartbeatTimeout, "heartbeat timeout");
+                    break;
+                case HeartbeatVerdict.NotReading:
+                    ConnectionLog.ClosingForPolicy(_logger, connection.ClientId, CloseCodes.PolicyViolation, "a frame waited a heartbeat interval to be written");
+                    WsMetrics.HeartbeatTerminations.Add(1);
+                    connection.CloseUnresponsive(CloseCodes.PolicyViolation, "not reading", writeStuck: true);
+                    break;
             }
         }
     }

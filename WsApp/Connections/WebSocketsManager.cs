@@ -75,6 +75,9 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     public bool IsDraining => _draining;
 
+    /// <summary>Client ids with a connect between its claim and its registration here (for tests).</summary>
+    internal int PendingClaimCount => _pending.Count;
+
     /// <summary>Groups this node hears now, the broadcast group included.</summary>
     internal int LocalGroupCount => _groups.Count;
 
@@ -85,7 +88,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// </summary>
     public async Task HandleAsync(HttpContext http)
     {
-        if (!http.WebSockets.IsWebSocketRequest)
+        // RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request, which Kestrel does not do for us.
+        if (!http.WebSockets.IsWebSocketRequest || HttpProtocol.IsHttp10(http.Request.Protocol))
         {
             await RefuseAsync(http, StatusCodes.Status400BadRequest, "A WebSocket upgrade request is required.");
             return;
@@ -97,19 +101,21 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         }
 
         WebSocket socket;
+        HeartbeatStream heartbeat;
         try
         {
             // Keep-alive is off here: the heartbeat sweep pings and counts pongs itself (see HeartbeatStream).
             socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.Zero });
+            heartbeat = http.GetHeartbeatStream()
+                ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
         }
         catch
         {
+            // The claim is given back whatever failed: the client got no 101, or a socket nobody will serve.
             await AbandonAsync(admission);
             throw;
         }
 
-        var heartbeat = http.GetHeartbeatStream()
-            ?? throw new InvalidOperationException("UseHeartbeatStreams must run before UseWebSockets.");
         await Open(admission, socket, heartbeat).RunAsync();
     }
 
@@ -239,24 +245,33 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             return null;
         }
 
-        if (claim.PreviousServer is { } previous)
-        {
-            // The old socket, on whatever node, is closed with 4000; epochs below ours only.
-            ConnectionLog.TakenOver(_logger, clientId, previous);
-            WsMetrics.Takeovers.Add(1);
-            await _bus.KickAsync(previous, clientId, claim.Epoch - 1, CloseCodes.TakenOver, CancellationToken.None);
-        }
-
+        // From here on the id is this node's, with no socket yet: whatever fails before the upgrade must give the
+        // claim back (fenced by its epoch) and close the window, or the id stays owned by a server with no socket and
+        // no TTL, and the window keeps holding what rings for it (docs/protocol.md §1, 503 after a claim).
         PreparedGroup[] groups;
         try
         {
+            if (claim.PreviousServer is { } previous)
+            {
+                // The old socket, on whatever node, is closed with 4000; epochs below ours only.
+                ConnectionLog.TakenOver(_logger, clientId, previous);
+                WsMetrics.Takeovers.Add(1);
+                await _bus.KickAsync(previous, clientId, claim.Epoch - 1, CloseCodes.TakenOver, CancellationToken.None);
+            }
+
             groups = await PrepareGroupsAsync(claim, request);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             _pending.Close(window);
             await ReleaseAsync(clientId, claim.Epoch);
-            ConnectionLog.StoreUnavailable(_logger, "groups", clientId, e);
+            if (e is OperationCanceledException)
+            {
+                // The client left: nobody to answer.
+                throw;
+            }
+
+            ConnectionLog.StoreUnavailable(_logger, "takeover or groups", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return null;
         }

@@ -2,16 +2,20 @@ namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
 /// Follows RFC 6455 frame boundaries in the client-to-server byte stream without copying or unmasking anything,
-/// to count pong frames (opcode 0xA). Malformed input is the WebSocket's to refuse; the scanner only keeps pace,
-/// and notes the two violations it must not step past (see <see cref="HeartbeatStream"/> for why): after one of
-/// them it scans no further.
+/// to count pong frames (opcode 0xA), and the frames the receive loop never sees (control frames, which the
+/// WebSocket answers itself, and continuation fragments) for the connection's frame budget, and the fragments of
+/// the message in progress. Malformed input is the WebSocket's to refuse; the scanner only keeps pace, and notes the
+/// two violations it must not step past (see <see cref="HeartbeatStream"/> for why): after one of them it scans no
+/// further.
 /// </summary>
 internal struct InboundFrameScanner
 {
+    private const int ContinuationOpcode = 0x0;
     private const int PongOpcode = 0xA;
 
     private State _state;
     private int _opcode;
+    private int _fragments;
     private bool _masked;
     private int _lengthBytesLeft;
     private int _maskBytesLeft;
@@ -23,6 +27,9 @@ internal struct InboundFrameScanner
     /// </summary>
     public string? Violation { get; private set; }
 
+    /// <summary>The most continuation fragments one message has had so far (sticky: it never goes down).</summary>
+    public int MostFragments { get; private set; }
+
     private enum State
     {
         FirstByte,
@@ -33,8 +40,15 @@ internal struct InboundFrameScanner
     }
 
     /// <summary>Consumes <paramref name="data"/> and returns how many pong frame headers it completed.</summary>
-    public int Scan(ReadOnlySpan<byte> data)
+    public int Scan(ReadOnlySpan<byte> data) => Scan(data, out _);
+
+    /// <summary>
+    /// Consumes <paramref name="data"/>: how many pong frame headers it completed, and how many headers of frames that
+    /// do not start a message (control frames and continuations: <paramref name="unseen"/>).
+    /// </summary>
+    public int Scan(ReadOnlySpan<byte> data, out int unseen)
     {
+        unseen = 0;
         var pongs = 0;
         var i = 0;
         while (i < data.Length && Violation is null)
@@ -62,7 +76,7 @@ internal struct InboundFrameScanner
                     }
                     else
                     {
-                        pongs += EndOfLength();
+                        pongs += EndOfLength(ref unseen);
                     }
 
                     break;
@@ -79,7 +93,7 @@ internal struct InboundFrameScanner
                     }
                     else
                     {
-                        pongs += EndOfLength();
+                        pongs += EndOfLength(ref unseen);
                     }
 
                     break;
@@ -87,7 +101,7 @@ internal struct InboundFrameScanner
                     i++;
                     if (--_maskBytesLeft == 0)
                     {
-                        pongs += EndOfHeader();
+                        pongs += EndOfHeader(ref unseen);
                     }
 
                     break;
@@ -107,7 +121,7 @@ internal struct InboundFrameScanner
         return pongs;
     }
 
-    private int EndOfLength()
+    private int EndOfLength(ref int unseen)
     {
         if (_masked)
         {
@@ -116,12 +130,24 @@ internal struct InboundFrameScanner
             return 0;
         }
 
-        return EndOfHeader();
+        return EndOfHeader(ref unseen);
     }
 
-    private int EndOfHeader()
+    private int EndOfHeader(ref int unseen)
     {
         _state = _payloadLeft == 0 ? State.FirstByte : State.Payload;
+        if (_opcode == ContinuationOpcode)
+        {
+            MostFragments = Math.Max(MostFragments, ++_fragments);
+        }
+        else if (_opcode < 0x8)
+        {
+            // A data frame starts a message: the receive loop charges the message itself.
+            _fragments = 0;
+            return 0;
+        }
+
+        unseen++;
         return _opcode == PongOpcode ? 1 : 0;
     }
 }

@@ -32,6 +32,9 @@ public static class WsAppHost
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 
         var app = builder.Build();
+        // Middleware added here does not see a connection's first GET /ws upgrade: the fast path serves it in front
+        // of Kestrel (WebSocketFastPath, with Kestrel's limits and AllowedHosts applied there), and only later requests
+        // of a keep-alive connection reach this pipeline. Set Ws:FastUpgrade=false for middleware to see every upgrade.
         app.UseLivePage();
         app.UseHeartbeatStreams();
         app.UseWebSockets();

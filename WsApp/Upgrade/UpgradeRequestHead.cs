@@ -47,11 +47,19 @@ internal sealed class UpgradeRequestHead
     /// <summary>No query and no headers: the stand-in when a head could not be read.</summary>
     public static UpgradeRequestHead Empty => new(string.Empty, []);
 
-    private UpgradeRequestHead(string queryString, HeaderDictionary headers)
+    private UpgradeRequestHead(string queryString, HeaderDictionary headers, int requestLineBytes = 0, int fieldCount = 0)
     {
         QueryString = queryString;
         Headers = headers;
+        RequestLineBytes = requestLineBytes;
+        FieldCount = fieldCount;
     }
+
+    /// <summary>The request line's length, its CRLF aside: what Kestrel's <c>MaxRequestLineSize</c> bounds.</summary>
+    public int RequestLineBytes { get; }
+
+    /// <summary>Header fields as sent (a name given twice counts twice), as Kestrel's <c>MaxRequestHeaderCount</c> counts them.</summary>
+    public int FieldCount { get; }
 
     /// <summary>The query, with its leading <c>?</c>, or empty.</summary>
     public string QueryString { get; }
@@ -180,7 +188,7 @@ internal sealed class UpgradeRequestHead
             headers.Append(name, value);
         }
 
-        head = new UpgradeRequestHead(query, headers);
+        head = new UpgradeRequestHead(query, headers, requestLine.Length, lines.Count - 1);
         return HeadStatus.Complete;
     }
 

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Options;
 
 namespace ServerlessWs.App.Upgrade;
 
@@ -18,7 +19,7 @@ namespace ServerlessWs.App.Upgrade;
 /// Kestrel's 1 s heartbeat for as long as it lives, which for an idle WebSocket was the larger part of its cost
 /// (docs/performance.md). Endpoints that are not TCP (a Unix socket) keep Kestrel's transport unchanged.
 /// </remarks>
-internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> options, WebSocketFastPath fastPath, ILoggerFactory loggers)
+internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> options, IOptions<WsOptions> ws, WebSocketFastPath fastPath, ILoggerFactory loggers)
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     // <netinet/tcp.h>; .NET names neither.
@@ -33,7 +34,8 @@ internal sealed class UpgradeTransportFactory(IOptions<SocketTransportOptions> o
         builder.Services.AddSingleton<IConnectionListenerFactory, UpgradeTransportFactory>();
     }
 
-    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
+    // Ws:FastUpgrade false: Kestrel binds every endpoint with its own socket transport, registered before this one.
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint && ws.Value.FastUpgrade;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {

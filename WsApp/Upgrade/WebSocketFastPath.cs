@@ -7,6 +7,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -42,12 +43,17 @@ internal sealed class WebSocketFastPath
     private readonly IServiceScopeFactory _scopes;
     private readonly ForwardedHeadersMiddleware? _forwarded;
     private readonly TimeSpan _headersTimeout;
+    private readonly UpgradeLimits _limits;
 
     public WebSocketFastPath(IServiceProvider services)
     {
         _manager = services.GetRequiredService<WebSocketsManager>();
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
-        _headersTimeout = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.RequestHeadersTimeout;
+        // Kestrel's own limits and the host's AllowedHosts, read as Kestrel and the host filtering read them: a
+        // connection must not escape them by being the fast path's (issue 17 item 7).
+        var kestrel = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits;
+        _headersTimeout = kestrel.RequestHeadersTimeout;
+        _limits = new UpgradeLimits(kestrel, services.GetRequiredService<IOptions<HostFilteringOptions>>().Value);
 
         // ASPNETCORE_FORWARDEDHEADERS_ENABLED puts the framework's middleware in the HTTP pipeline; the fast path
         // applies the same one, so the per-address limit sees the client behind the ingress on both paths.
@@ -77,22 +83,43 @@ internal sealed class WebSocketFastPath
             return null;
         }
 
+        // From here the admission holds one of the live upgrades it reserved; RunAsync (or the catch) gives it back.
+
         (WebSocket WebSocket, HeartbeatStream Heartbeat) upgraded;
         try
         {
             upgraded = await AcceptAsync(socket, outcome.Response!, outcome.Early);
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        catch (Exception e)
         {
-            // The client left before its 101 (or before its stream was made).
+            // The client left before its 101 (or before its stream was made), or the stream could not be made: the
+            // claim is given back either way (docs/protocol.md §1), and only an unexpected failure is logged.
+            _limits.Release();
             await _manager.AbandonAsync(admission);
             Close(socket);
-            return null;
+            if (e is SocketException or IOException or ObjectDisposedException)
+            {
+                return null;
+            }
+
+            throw;
         }
 
         var connection = _manager.Open(admission, upgraded.WebSocket, upgraded.Heartbeat);
-        _ = connection.RunAsync();
+        _ = RunAsync(connection);
         return null;
+    }
+
+    private async Task RunAsync(ClientConnection connection)
+    {
+        try
+        {
+            await connection.RunAsync();
+        }
+        finally
+        {
+            _limits.Release();
+        }
     }
 
     private async Task<Outcome> AdmitAsync(Socket socket)
@@ -115,6 +142,12 @@ internal sealed class WebSocketFastPath
 
         var head = read.Head!;
         var headers = head.Headers;
+        if (_limits.Refusal(head) is { } limit)
+        {
+            await RespondAsync(socket, null, limit.Status, limit.Reason);
+            return default;
+        }
+
         // The handshake itself (RFC 6455 §4.2.1); a body makes it no upgrade at all (RFC 9110 §7.8).
         var refusal = (headers.ContainsKey(HeaderNames.ContentLength) && headers.ContentLength != 0) || headers.ContainsKey(HeaderNames.TransferEncoding)
             ? "A WebSocket upgrade request has no body."
@@ -135,11 +168,29 @@ internal sealed class WebSocketFastPath
             return default;
         }
 
+        // Reserved before the admission so concurrent connects cannot overshoot; given back unless upgraded.
+        if (!_limits.TryReserve())
+        {
+            await RespondAsync(socket, head, StatusCodes.Status503ServiceUnavailable, "The server is full.");
+            return default;
+        }
+
+        WebSocketsManager.Admission? admission;
         await using var scope = _scopes.CreateAsyncScope();
         var http = CreateContext(socket, head, scope.ServiceProvider, out var body);
-        var admission = await _manager.AdmitAsync(http);
+        try
+        {
+            admission = await _manager.AdmitAsync(http);
+        }
+        catch
+        {
+            _limits.Release();
+            throw;
+        }
+
         if (admission is null)
         {
+            _limits.Release();
             await WriteResponseAsync(socket, http, body);
             return default;
         }
@@ -157,6 +208,9 @@ internal sealed class WebSocketFastPath
         var count = 0;
         var started = Stopwatch.GetTimestamp();
         CancellationTokenSource? timeout = null;
+        // Whether this head kept the connection waiting here: then its time is spent, and Kestrel, which would start
+        // its own RequestHeadersTimeout over, gets it only whole.
+        var waited = false;
         try
         {
             while (true)
@@ -181,6 +235,7 @@ internal sealed class WebSocketFastPath
                     {
                         // The same bound on a slow head as Kestrel's (RequestHeadersTimeout), counted from the first
                         // read, so a silent connection cannot sit here.
+                        waited = true;
                         timeout ??= new CancellationTokenSource(TimeSpan.FromTicks(Math.Max(0, (_headersTimeout - Stopwatch.GetElapsedTime(started)).Ticks)));
                         received = await socket.ReceiveAsync(buffer.AsMemory(count), SocketFlags.None, timeout.Token);
                     }
@@ -200,6 +255,10 @@ internal sealed class WebSocketFastPath
                         var headEnd = end.GetInteger();
                         return new HeadRead(status, head, Early: count > headEnd ? buffer.AsSpan(headEnd, count - headEnd).ToArray() : null);
                     case HeadStatus.Incomplete when received > 0:
+                        continue;
+                    case HeadStatus.PassThrough when waited && received > 0 && count < UpgradeRequestHead.MaxBytes && !EndsHead(buffer.AsSpan(0, count)):
+                        // Not ours after all, but only found out after a wait: one bound for the whole head, not two
+                        // (issue 17 item 10). Read to its end here, within what is left of this one.
                         continue;
                     case HeadStatus.Complete or HeadStatus.Incomplete or HeadStatus.PassThrough:
                         // Not ours, a plain GET /ws (the endpoint answers it, 400, keep-alive), or a head cut short by
@@ -323,6 +382,9 @@ internal sealed class WebSocketFastPath
 
         socket.Dispose();
     }
+
+    /// <summary>Whether the bytes hold the blank line that ends a request head (a bare LF counts: Kestrel decides what to make of it).</summary>
+    private static bool EndsHead(ReadOnlySpan<byte> bytes) => bytes.IndexOf("\r\n\r\n"u8) >= 0 || bytes.IndexOf("\n\n"u8) >= 0;
 
     private static bool IsUpgrade(IHeaderDictionary headers) =>
         HasToken(headers, HeaderNames.Connection, "upgrade") && HasToken(headers, HeaderNames.Upgrade, "websocket");

@@ -49,9 +49,20 @@ public sealed class WsOptions
     [Range(0, 3600, ErrorMessage = "Ws:DrainSeconds must be between 0 and 3600.")]
     public int DrainSeconds { get; set; } = 20;
 
-    /// <summary>Frames per second one connection may send (burst twice that); extra frames get rate-limited.</summary>
+    /// <summary>
+    /// Frames per second one connection may send (burst twice that), control frames and fragments included. Past it
+    /// frames are dropped (one <c>rate-limited</c> a second), reading is held back, and a client held back more than
+    /// half of ten seconds is closed with 1008.
+    /// </summary>
     [Range(1, 1_000_000, ErrorMessage = "Ws:FramesPerSecond must be between 1 and 1000000.")]
     public int FramesPerSecond { get; set; } = 200;
+
+    /// <summary>
+    /// Fragments (continuation frames) one client message may have; more closes the connection with 1008. Each also
+    /// counts against <see cref="FramesPerSecond"/>; the cap ends a message that would otherwise never end.
+    /// </summary>
+    [Range(1, 1_000_000, ErrorMessage = "Ws:MaxFragmentsPerMessage must be between 1 and 1000000.")]
+    public int MaxFragmentsPerMessage { get; set; } = 128;
 
     /// <summary>Connects per second from one remote address; 0 means no limit. Above it, connects get 429.</summary>
     [Range(0, 1_000_000, ErrorMessage = "Ws:ConnectsPerSecondPerAddress must be 0 (no limit) or more.")]
@@ -63,6 +74,14 @@ public sealed class WsOptions
     /// </summary>
     [Range(1024, 1_000_000_000, ErrorMessage = "Ws:SendBytesPerSecond must be between 1024 and 1000000000.")]
     public int SendBytesPerSecond { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Serve a connection's first <c>GET /ws</c> upgrade on the bare socket, in front of Kestrel (docs/performance.md:
+    /// an idle socket then holds no Kestrel connection state). The fast path applies Kestrel's request limits and
+    /// <c>AllowedHosts</c> itself, but middleware added to the host does not see those upgrades; false sends every
+    /// upgrade through Kestrel and the HTTP pipeline.
+    /// </summary>
+    public bool FastUpgrade { get; set; } = true;
 
     /// <summary>
     /// Groups one client id may belong to at once; a <c>join</c> beyond it is answered <c>error</c> <c>not-allowed</c>.
@@ -84,4 +103,12 @@ public sealed class WsOptions
     /// </summary>
     [Range(1, 1_000_000, ErrorMessage = "Ws:SendQueueLimit must be between 1 and 1000000.")]
     public int SendQueueLimit { get; set; } = 1024;
+
+    /// <summary>
+    /// Bytes waiting to be written to one client (the data of queued messages and replies), a bound beside
+    /// <see cref="SendQueueLimit"/>: 1024 frames of 64 KiB would be 64 MiB for one socket. A client that lets more pile
+    /// up is closed with 1008 like one past the frame bound. An empty queue always takes one message, whatever its size.
+    /// </summary>
+    [Range(1024, 1024 * 1024 * 1024, ErrorMessage = "Ws:SendQueueBytes must be between 1024 and 1073741824.")]
+    public int SendQueueBytes { get; set; } = 1024 * 1024;
 }

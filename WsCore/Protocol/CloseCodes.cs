@@ -18,6 +18,9 @@ public static class CloseCodes
     /// <summary>A message larger than <c>Ws:MaxMessageBytes</c>.</summary>
     public const int MessageTooBig = 1009;
 
+    /// <summary>The server failed while serving this connection (RFC 6455 §7.4.1); reconnect with the resume token.</summary>
+    public const int InternalError = 1011;
+
     /// <summary>Taken over: the same clientId connected elsewhere with a valid resume token.</summary>
     public const int TakenOver = 4000;
 

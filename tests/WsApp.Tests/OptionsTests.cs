@@ -14,6 +14,8 @@ public sealed class OptionsTests
     [InlineData("Ws:DrainSeconds", "99999")]
     [InlineData("Ws:FramesPerSecond", "0")]
     [InlineData("Ws:SendQueueLimit", "0")]
+    [InlineData("Ws:SendQueueBytes", "100")]
+    [InlineData("Ws:MaxFragmentsPerMessage", "0")]
     [InlineData("Ws:ServerId", "has space")]
     [InlineData("Ws:HeartbeatSeconds", "soon")]
     public async Task ABadValueStopsStartUpWithAMessageNamingTheKey(string key, string value)

@@ -59,6 +59,20 @@ public sealed class NodeProcess : IAsyncDisposable
             .Select(line => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024)
             .Single();
 
+    /// <summary>CPU time the process has used so far (user and system), from <c>/proc</c>.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name's closing parenthesis.
+            var stat = File.ReadAllText($"/proc/{ProcessId}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            // USER_HZ is 100 on every Linux this runs on.
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+    }
+
     public static async Task<NodeProcess> StartAsync(RedisServer redis, string serverId, IReadOnlyDictionary<string, string> settings)
     {
         var port = RedisServer.FreePort();

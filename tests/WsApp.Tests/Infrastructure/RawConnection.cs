@@ -40,9 +40,13 @@ public sealed class RawConnection : IDisposable
     public string? ContentType => Headers.GetValueOrDefault("content-type");
 
     /// <summary>An upgraded connection to the node's <c>/ws</c> with <paramref name="query"/>; fails the test if it is refused.</summary>
-    public static async Task<RawConnection> ConnectAsync(WsNode node, string query = "")
+    public static Task<RawConnection> ConnectAsync(WsNode node, string query = "") => ConnectAsync(node.BaseUri, query);
+
+    /// <summary>An upgraded connection to <c>/ws</c> of the node at <paramref name="baseUri"/> (one in its own process too).</summary>
+    public static async Task<RawConnection> ConnectAsync(Uri baseUri, string query = "")
     {
-        var connection = await OpenAsync(node, "/ws" + (query.Length > 0 ? "?" + query : string.Empty));
+        var target = "/ws" + (query.Length > 0 ? "?" + query : string.Empty);
+        var connection = await SendHeadAsync(baseUri, UpgradeHead(baseUri, target));
         Assert.Equal(101, connection.Status);
         return connection;
     }
@@ -52,21 +56,26 @@ public sealed class RawConnection : IDisposable
         SendHeadAsync(node, UpgradeHead(node, target, origin is null ? "" : $"Origin: {origin}\r\n"), from: from);
 
     /// <summary>A well-formed upgrade request head for <paramref name="target"/>, with <paramref name="extraHeaders"/> (CRLF-terminated lines) added.</summary>
-    public static string UpgradeHead(WsNode node, string target, string extraHeaders = "") =>
-        $"GET {target} HTTP/1.1\r\nHost: {node.BaseUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+    public static string UpgradeHead(WsNode node, string target, string extraHeaders = "") => UpgradeHead(node.BaseUri, target, extraHeaders);
+
+    private static string UpgradeHead(Uri baseUri, string target, string extraHeaders = "") =>
+        $"GET {target} HTTP/1.1\r\nHost: {baseUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
         $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Convert.ToBase64String(RandomNumberGenerator.GetBytes(16))}\r\n{extraHeaders}\r\n";
 
     /// <summary>
     /// Opens a connection, stays silent for <paramref name="silence"/>, and sends <paramref name="head"/> byte for byte as
     /// given, in writes of <paramref name="chunk"/> bytes (each its own TCP segment), then reads the answer's head.
     /// </summary>
-    public static async Task<RawConnection> SendHeadAsync(WsNode node, string head, int chunk = int.MaxValue, IPAddress? from = null, TimeSpan silence = default)
+    public static Task<RawConnection> SendHeadAsync(WsNode node, string head, int chunk = int.MaxValue, IPAddress? from = null, TimeSpan silence = default) =>
+        SendHeadAsync(node.BaseUri, head, chunk, from, silence);
+
+    private static async Task<RawConnection> SendHeadAsync(Uri baseUri, string head, int chunk = int.MaxValue, IPAddress? from = null, TimeSpan silence = default)
     {
         var tcp = new TcpClient(new IPEndPoint(from ?? IPAddress.Loopback, 0)) { NoDelay = true };
         try
         {
             using var timeout = new CancellationTokenSource(TestClient.Timeout);
-            await tcp.ConnectAsync(node.BaseUri.Host, node.BaseUri.Port, timeout.Token);
+            await tcp.ConnectAsync(baseUri.Host, baseUri.Port, timeout.Token);
             await Task.Delay(silence, timeout.Token);
             var connection = new RawConnection(tcp);
             await connection.RequestAsync(head, chunk);

@@ -65,6 +65,19 @@ public sealed class WsNode : IAsyncDisposable
         return new WsNode(app, new Uri(address));
     }
 
+    /// <summary>
+    /// A node with the fast upgrade path pinned on, for tests of the path itself: test.sh runs the WsApp tests a
+    /// second time with <c>Ws__FastUpgrade=false</c>, where every other test goes through Kestrel.
+    /// </summary>
+    public static Task<WsNode> StartOnFastPathAsync(
+        IDictionary<string, string?>? settings = null,
+        TimeProvider? time = null,
+        Action<IServiceCollection>? services = null)
+    {
+        var pinned = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>()) { ["Ws:FastUpgrade"] = "true" };
+        return StartAsync(pinned, time, services);
+    }
+
     internal ServerlessWs.App.Connections.WebSocketsManager Manager() =>
         Services.GetRequiredService<ServerlessWs.App.Connections.WebSocketsManager>();
 

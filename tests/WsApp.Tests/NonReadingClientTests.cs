@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Time.Testing;
+using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
+
+namespace ServerlessWs.App.Tests;
+
+/// <summary>
+/// Issue 17 items 4 and 11: a client that does not read costs the node a bounded time and a bounded outbox
+/// (docs/protocol.md §5a "Heartbeat" and "Limits"). A frame that waits a whole heartbeat interval to be written drops
+/// the client even if it sends pongs; the outbox is bounded in bytes as well as frames; and a client the heartbeat
+/// drops is gone within two intervals + 1 s, not + 5 s.
+/// </summary>
+public sealed class NonReadingClientTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+
+    // ~18 MB: more than loopback socket buffers hold, so the server's write to a client that never reads gets stuck.
+    private const int Messages = 300;
+
+    private static readonly string Payload = $"\"{new string('x', 60_000)}\"";
+
+    [Fact]
+    public async Task AClientThatNeverReadsButSendsPongsIsDroppedWhenAFrameWaitsAWholeInterval()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // The outbox bounds are set out of the way: here the write deadline alone must drop the client.
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueBytes", 1 << 30)), time);
+        var manager = node.Manager();
+        await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
+        using var ponger = await RawConnection.ConnectAsync(node, "clientId=ponger");
+        await FillAsync(sender, "ponger");
+
+        // Tick 1: the write to the ponger is stuck. It answers the ping (unasked pongs are allowed too), never reading.
+        time.Advance(Interval);
+        await ponger.SendFrameAsync(RawConnection.OpPong, "unasked"u8.ToArray());
+        await Eventually.TrueAsync(() => manager.PongCount("ponger") >= 1, because: "the pong is read");
+        // Tick 2: the same write is still stuck.
+        time.Advance(Interval);
+
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, TimeSpan.FromSeconds(5), "the non-reading ponger is dropped at the tick after its write stalled");
+        await sender.AssertAliveAsync();
+    }
+
+    [Fact]
+    public async Task AClientThatNeitherReadsNorAnswersIsGoneWithinTwoIntervalsPlusOneSecond()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = await WsNode.StartAsync(time: time);
+        var manager = node.Manager();
+        // Connected, then never reads again nor answers: the close frame reaches its buffer, and no close reply comes.
+        using var silent = await RawConnection.ConnectAsync(node, "clientId=silent");
+
+        time.Advance(Interval);
+        time.Advance(Interval);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 0, TimeSpan.FromSeconds(10), "the silent client is dropped");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"dropped {clock.Elapsed.TotalSeconds:0.0} s after the second tick; the contract allows 1 s");
+    }
+
+    [Fact]
+    public async Task AnOutboxPastSendQueueBytesClosesTheClientLongBeforeSendQueueLimitFrames()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueBytes", 256 * 1024)));
+        var manager = node.Manager();
+        await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
+        await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
+        using var stalled = await RawConnection.ConnectAsync(node, "clientId=stalled");
+
+        // 300 frames: well under the default Ws:SendQueueLimit of 1024, far over 256 KiB once the socket is full.
+        await FillAsync(sender, "stalled");
+
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 2, because: "the stalled client is closed by the byte bound");
+        await bystander.AssertAliveAsync();
+        await sender.SendAsync(Frames.Send("stalled", "\"after\"", id: "after"));
+        Assert.Equal("queued", (await sender.ReceiveOfTypeAsync("ack")).Status());
+    }
+
+    private static async Task FillAsync(TestClient sender, string recipient)
+    {
+        for (var i = 0; i < Messages; i++)
+        {
+            await sender.SendAsync(Frames.Send(recipient, Payload, id: "s"));
+            var status = (await sender.ReceiveOfTypeAsync("ack")).Status();
+            Assert.True(status is "delivered" or "queued", status);
+        }
+
+        // Give the send pump time to fill the socket's buffers and get stuck on the rest.
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+    }
+}
