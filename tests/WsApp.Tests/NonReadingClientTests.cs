@@ -24,7 +24,7 @@ public sealed class NonReadingClientTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         // The outbox bounds are set out of the way: here the write deadline alone must drop the client.
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueBytes", 1 << 30)), time);
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueBytes", 1 << 30), ("Ws:SendBytesPerSecond", 1_000_000_000)), time);
         var manager = node.Manager();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         using var ponger = await RawConnection.ConnectAsync(node, "clientId=ponger");
@@ -61,7 +61,7 @@ public sealed class NonReadingClientTests
     [Fact]
     public async Task AnOutboxPastSendQueueBytesClosesTheClientLongBeforeSendQueueLimitFrames()
     {
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueBytes", 256 * 1024)));
+        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueBytes", 256 * 1024), ("Ws:SendBytesPerSecond", 1_000_000_000)));
         var manager = node.Manager();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");

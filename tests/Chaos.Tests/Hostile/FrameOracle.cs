@@ -101,7 +101,7 @@ public sealed class FrameOracle(string bystander, string bystanderGroup)
                         ? (Ack(AckStatus.Delivered), new Delivery(sender, data.GetRawText(), to.HasValue ? null : target))
                         : (Ack(AckStatus.Unknown), null);
                 default:
-                    return (Error(ErrorCodes.NotConfigured), null);
+                    return (Error(ErrorCodes.UnknownType), null);
             }
         }
     }
