@@ -81,6 +81,7 @@ internal sealed partial class ClientConnection
             if (_dropQueued)
             {
                 _outbox.Clear();
+                _context.Outboxes.Add(-_outboxBytes);
                 _outboxBytes = 0;
             }
 
@@ -92,6 +93,7 @@ internal sealed partial class ClientConnection
             }
 
             _outboxBytes -= item.Bytes;
+            _context.Outboxes.Add(-item.Bytes);
             _room?.TrySetResult(true);
             _room = null;
             return true;
@@ -104,6 +106,10 @@ internal sealed partial class ClientConnection
         lock (_outbox)
         {
             _pumpFinished = true;
+            // Nothing more is sent: what is left (a socket that broke mid-queue) no longer counts against the node.
+            _context.Outboxes.Add(-_outboxBytes);
+            _outboxBytes = 0;
+            _outbox.Clear();
             _finished?.TrySetResult();
         }
     }

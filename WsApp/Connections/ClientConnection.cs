@@ -163,6 +163,30 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
             ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "send backlog exceeded");
             RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
         }
+
+        _context.Outboxes.EnforceIfOver();
+    }
+
+    /// <summary>Bytes waiting in this connection's outbox.</summary>
+    public long OutboxBytes
+    {
+        get
+        {
+            lock (_outbox)
+            {
+                return _outboxBytes;
+            }
+        }
+    }
+
+    /// <summary>The node's outboxes passed <c>Ws:NodeOutboxBytes</c> and this one is among the largest: closed with 1008.</summary>
+    public void CloseForNodeBudget()
+    {
+        if (_closeCode < 0)
+        {
+            ConnectionLog.ClosingForPolicy(_context.Logger, ClientId, CloseCodes.PolicyViolation, "node send backlog exceeded");
+            RequestClose(CloseCodes.PolicyViolation, "send backlog exceeded", dropQueued: true);
+        }
     }
 
     /// <summary>
@@ -335,6 +359,7 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
 
             _outbox.Enqueue(item);
             _outboxBytes += item.Bytes;
+            _context.Outboxes.Add(item.Bytes);
             if (_pumping)
             {
                 return true;

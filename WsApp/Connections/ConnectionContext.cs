@@ -15,4 +15,5 @@ internal sealed record ConnectionContext(
     ILogger Logger,
     LocalGroups Groups,
     Upstream.UpstreamInvoker Upstream,
+    OutboxMeter Outboxes,
     Func<ClientConnection, Task> Ended);

@@ -61,7 +61,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         _options = options.Value;
         _logger = logger;
         _groups = new LocalGroups(store, bus, () => _connections.Values, logger);
-        _context = new ConnectionContext(_options, store, router, time, logger, _groups, upstream, EndedAsync);
+        var outboxes = new OutboxMeter(_options.NodeOutboxBytes, () => _connections.Values, time);
+        _context = new ConnectionContext(_options, store, router, time, logger, _groups, upstream, outboxes, EndedAsync);
         if (_options.ConnectsPerSecondPerAddress > 0)
         {
             _connectLimiter = CreateConnectLimiter(_options.ConnectsPerSecondPerAddress);
@@ -77,6 +78,9 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
     /// <summary>Client ids with a connect between its claim and its registration here (for tests).</summary>
     internal int PendingClaimCount => _pending.Count;
+
+    /// <summary>Bytes waiting in this node's outboxes.</summary>
+    internal long OutboxBytes => _context.Outboxes.Bytes;
 
     /// <summary>Groups this node hears now, the broadcast group included.</summary>
     internal int LocalGroupCount => _groups.Count;

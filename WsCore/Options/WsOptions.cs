@@ -84,6 +84,13 @@ public sealed class WsOptions
     public bool FastUpgrade { get; set; } = true;
 
     /// <summary>
+    /// Bytes all the outboxes of one node may hold together. Past it, the largest outboxes (clients that stopped
+    /// reading) are closed with 1008 first, until the rest fits; their messages stay in their logs.
+    /// </summary>
+    [Range(1024 * 1024, long.MaxValue, ErrorMessage = "Ws:NodeOutboxBytes must be at least 1048576.")]
+    public long NodeOutboxBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
     /// Groups one client id may belong to at once; a <c>join</c> beyond it is answered <c>error</c> <c>not-allowed</c>.
     /// It also bounds the <c>since</c> parameters of a connect and a node's per-connection group state.
     /// </summary>

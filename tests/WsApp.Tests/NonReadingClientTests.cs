@@ -76,6 +76,37 @@ public sealed class NonReadingClientTests
         Assert.Equal("queued", (await sender.ReceiveOfTypeAsync("ack")).Status());
     }
 
+    [Fact]
+    public async Task PastTheNodesOutboxBudgetTheLargestOutboxIsClosedAndTheOthersStay()
+    {
+        await using var node = await WsNode.StartAsync(Settings.Of(
+            ("Ws:NodeOutboxBytes", 1024 * 1024),
+            ("Ws:SendQueueBytes", 1 << 30),
+            ("Ws:SendQueueLimit", 100_000),
+            ("Ws:SendBytesPerSecond", 1_000_000_000)));
+        var manager = node.Manager();
+        await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
+        await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
+        using var big = await RawConnection.ConnectAsync(node, "clientId=big");
+        using var small = await RawConnection.ConnectAsync(node, "clientId=small");
+        for (var i = 0; i < 3; i++)
+        {
+            await sender.SendAsync(Frames.Send("small", "\"a few\"", id: "s"));
+            await sender.ReceiveOfTypeAsync("ack");
+        }
+
+        // Each outbox alone is far under its own bound; together with the socket full, big's passes the node's 1 MiB.
+        await FillAsync(sender, "big");
+
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 3, because: "the largest outbox (big's) is closed");
+        await sender.SendAsync(Frames.Send("big", "1", id: "b"));
+        Assert.Equal("queued", (await sender.ReceiveOfTypeAsync("ack")).Status());
+        await sender.SendAsync(Frames.Send("small", "1", id: "s"));
+        Assert.Equal("delivered", (await sender.ReceiveOfTypeAsync("ack")).Status());
+        await bystander.AssertAliveAsync();
+        await Eventually.TrueAsync(() => manager.OutboxBytes < 1024 * 1024, because: "the closed outbox no longer counts against the node");
+    }
+
     private static async Task FillAsync(TestClient sender, string recipient)
     {
         for (var i = 0; i < Messages; i++)
