@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
@@ -55,6 +56,8 @@ public static class ServerlessWsServices
         services.AddSingleton<RedisSessionStore>();
         services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<RedisSessionStore>());
         services.AddSingleton<INodeBus, RedisNodeBus>();
+        services.AddSingleton<ClusterRegistry>();
+        services.AddSingleton<ClusterEventFeed>();
         return true;
     }
 

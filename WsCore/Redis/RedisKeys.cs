@@ -8,7 +8,7 @@ namespace ServerlessWs.Core.Redis;
 /// runs in one slot of a Redis Cluster. Ids are already limited to <c>[A-Za-z0-9._:-]</c>, so no id can close a
 /// tag or forge another key.
 /// </summary>
-public static class RedisKeys
+internal static class RedisKeys
 {
     /// <summary>Hash <c>server, epoch, connectedAt, tokenHash, seq</c>: who owns the id. Slot of <c>{c:id}</c>; expires <c>Ws:SessionTtlSeconds</c> after release.</summary>
     public static RedisKey Owner(string clientId) => $"ws:{{c:{clientId}}}:owner";
@@ -64,10 +64,6 @@ public static class RedisKeys
     public static readonly RedisKey Stats = "ws:stats";
 
     /// <summary>
-    /// Channel of one server's commands (deliver, kick), payload <see cref="InboxCodec"/>. Sharded on a cluster, so
-    /// it is served by the shard of <c>{s:id}</c> and not broadcast to every node.
-    /// </summary>
-    /// <summary>
     /// Channel of a group's doorbells, payload <see cref="InboxCodec"/> (a deliver of the group entry): the nodes
     /// that hold members of the group subscribe to it, so one publish reaches each such node once, whatever the
     /// member count. Sharded on a cluster, served by the shard of <c>{g:group}</c>.
@@ -75,12 +71,16 @@ public static class RedisKeys
     public static RedisChannel GroupBell(string group, bool sharded) =>
         sharded ? RedisChannel.Sharded($"ws:{{g:{group}}}:bell") : RedisChannel.Literal($"ws:{{g:{group}}}:bell");
 
+    /// <summary>
+    /// Channel of one server's commands (deliver, kick), payload <see cref="InboxCodec"/>. Sharded on a cluster, so
+    /// it is served by the shard of <c>{s:id}</c> and not broadcast to every node.
+    /// </summary>
     public static RedisChannel Inbox(string serverId, bool sharded) =>
         sharded ? RedisChannel.Sharded($"ws:{{s:{serverId}}}:inbox") : RedisChannel.Literal($"ws:{{s:{serverId}}}:inbox");
 }
 
 /// <summary>Fields of <see cref="RedisKeys.Stats"/>.</summary>
-public static class StatsFields
+internal static class StatsFields
 {
     /// <summary>Messages appended to a recipient's log (direct, group and admin sends).</summary>
     public const string MessagesRouted = "messagesRouted";
@@ -90,4 +90,19 @@ public static class StatsFields
 
     /// <summary>Entries of dead servers released by cleanup.</summary>
     public const string StaleRemoved = "staleRemoved";
+}
+
+/// <summary>Fields of <see cref="RedisKeys.Owner"/> read outside the session scripts (which spell the same names).</summary>
+internal static class OwnerFields
+{
+    /// <summary>The server that holds the id's socket; empty once released.</summary>
+    public const string Server = "server";
+
+    public const string Epoch = "epoch";
+
+    /// <summary>When the current claim was made (Unix ms).</summary>
+    public const string ConnectedAt = "connectedAt";
+
+    /// <summary>The seq of the newest entry appended to the client's log.</summary>
+    public const string Seq = "seq";
 }

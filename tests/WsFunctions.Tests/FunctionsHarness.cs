@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
@@ -29,12 +30,14 @@ public sealed class FunctionsHarness : IAsyncDisposable
         Store = new RedisSessionStore(client, wsOptions, TimeProvider.System);
         Bus = new RedisNodeBus(client, Options.Create(new RedisOptions()), NullLogger<RedisNodeBus>.Instance);
         var router = new MessageRouter(Store, Bus);
-        Reconcile = new ReconcileOwnership(client, Bus);
-        Consumer = new EventStreamConsumer(client, Reconcile, Options.Create(reconcile), TimeProvider.System, NullLogger<EventStreamConsumer>.Instance);
-        Cleanup = new CleanupStaleEntries(client, Store, NullLogger<CleanupStaleEntries>.Instance);
-        Clients = new ClientsApi(client, Store, Bus);
-        Messages = new MessagesApi(client, router, wsOptions);
-        Fleet = new FleetApi(client, TimeProvider.System);
+        Registry = new ClusterRegistry(client, Store, TimeProvider.System);
+        Feed = new ClusterEventFeed(client);
+        Reconcile = new ReconcileOwnership(Registry, Bus);
+        Consumer = new EventStreamConsumer(Feed, Reconcile, Options.Create(reconcile), TimeProvider.System, NullLogger<EventStreamConsumer>.Instance);
+        Cleanup = new CleanupStaleEntries(Registry, NullLogger<CleanupStaleEntries>.Instance);
+        Clients = new ClientsApi(Registry, Store, Bus);
+        Messages = new MessagesApi(Registry, router, wsOptions);
+        Fleet = new FleetApi(Registry);
     }
 
     public RedisServer Redis { get; }
@@ -46,6 +49,10 @@ public sealed class FunctionsHarness : IAsyncDisposable
     public RedisSessionStore Store { get; }
 
     public RedisNodeBus Bus { get; }
+
+    public ClusterRegistry Registry { get; }
+
+    public ClusterEventFeed Feed { get; }
 
     public ReconcileOwnership Reconcile { get; }
 

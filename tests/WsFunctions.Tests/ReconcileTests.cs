@@ -1,3 +1,4 @@
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Functions.Reconcile;
 using StackExchange.Redis;
@@ -83,9 +84,9 @@ public sealed class ReconcileTests
         await f.ReconcileAllAsync();
         var events = await f.Db.StreamRangeAsync(RedisKeys.Events);
 
-        foreach (var entry in events)
+        foreach (var entry in events.Select(ClusterEventCodec.Read))
         {
-            await f.Reconcile.HandleAsync(entry);
+            await f.Reconcile.HandleAsync(entry.Id, entry.Event!);
         }
 
         Assert.Equal(1, (long)await f.Db.HashGetAsync(RedisKeys.Stats, StatsFields.Takeovers));
