@@ -20,6 +20,10 @@ builder.Services.AddOptions<ReconcileOptions>()
     .Bind(builder.Configuration.GetSection(ReconcileOptions.SectionName))
     .ValidateDataAnnotations()
     .ValidateOnStart();
+builder.Services.AddOptions<CleanupOptions>()
+    .Bind(builder.Configuration.GetSection(CleanupOptions.SectionName))
+    .ValidateDataAnnotations()
+    .ValidateOnStart();
 builder.Services.AddSingleton<ReconcileOwnership>();
 builder.AddServerlessWsTelemetry();
 // Stands in for the Redis stream trigger (see EventStreamConsumer); the app runs always-on, one replica.

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ServerlessWs.Core.Redis;
 using StackExchange.Redis;
 
@@ -8,6 +9,9 @@ public sealed partial class ClusterRegistry
 {
     /// <summary>Ids of the connected index that one prune examines; a large fleet is pruned over several runs.</summary>
     public const int PageSize = 1000;
+
+    // SCAN cursor of the index repair per Redis primary: a pass resumes where the previous one stopped.
+    private readonly ConcurrentDictionary<string, string> _repairCursors = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Brings the indexes in line with one <c>ws:events</c> record. Idempotent (an event may arrive twice or late):
@@ -60,6 +64,83 @@ public sealed partial class ClusterRegistry
         var owners = await OwnersAsync(ids.Select(id => (string)id!).ToArray());
         var gone = ids.Where((_, i) => owners[i] is null).ToArray();
         return gone.Length == 0 ? 0 : (int)await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Clients, gone), "cleanup");
+    }
+
+    /// <summary>
+    /// Re-adds to the indexes every connected session they miss (an event lost on the way, or a store that restarted
+    /// empty): walks the owner hashes with SCAN, at most <paramref name="maxKeys"/> keys per Redis primary per call,
+    /// resuming where the previous call stopped, so a large fleet is covered over several calls at a bounded cost
+    /// each. An id is indexed under whatever server its owner hash names, a dead one too: cleanup then releases it.
+    /// Returns how many index entries were added.
+    /// </summary>
+    public async Task<int> RepairIndexesAsync(int maxKeys)
+    {
+        var added = 0;
+        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            var endpoint = server.EndPoint.ToString() ?? "?";
+            var cursor = _repairCursors.GetValueOrDefault(endpoint, "0");
+            // SCAN's COUNT is how many keys one call examines (matching or not): the budget counts those.
+            var count = Math.Min(PageSize, maxKeys);
+            for (var examined = 0; examined < maxKeys; examined += count)
+            {
+                var reply = (RedisResult[])(await RedisFailures.Guard(
+                    server.ExecuteAsync("SCAN", cursor, "MATCH", RedisKeys.OwnerPattern, "COUNT", count), "repair"))!;
+                cursor = (string)reply[0]!;
+                var ids = ((RedisResult[])reply[1]!).Select(key => RedisKeys.ClientIdOfOwner((string)key!)).OfType<string>().ToArray();
+                added += await IndexMissingAsync(ids);
+                if (cursor == "0")
+                {
+                    break;
+                }
+            }
+
+            _repairCursors[endpoint] = cursor;
+        }
+
+        return added;
+    }
+
+    /// <summary>Adds each of <paramref name="ids"/> whose session is connected to the indexes it is missing from.</summary>
+    private async Task<int> IndexMissingAsync(string[] ids)
+    {
+        if (ids.Length == 0)
+        {
+            return 0;
+        }
+
+        var owners = await OwnersAsync(ids);
+        var scores = await RedisFailures.Guard(Db.SortedSetScoresAsync(RedisKeys.Clients, ids.Select(id => (RedisValue)id).ToArray()), "repair");
+        var added = new List<(string ClientId, string Server)>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (owners[i] is not { } owner)
+            {
+                continue;
+            }
+
+            // Per server too: an id missing from ws:clients is most likely missing from its server's index as well.
+            if (scores[i] is null || await RedisFailures.Guard(Db.SortedSetScoreAsync(RedisKeys.ServerClients(owner), ids[i]), "repair") is null)
+            {
+                await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.ServerClients(owner), ids[i], 0), "repair");
+                await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.Clients, ids[i], 0), "repair");
+                added.Add((ids[i], owner));
+            }
+        }
+
+        // The repair runs beside the reconciler: an id that moved after its owner was read above may have been
+        // unindexed from the old server already, and just indexed there again here. Read again and take back what
+        // no longer holds; a move after this read writes its own event, which the reconciler applies after this.
+        var now = await OwnersAsync([.. added.Select(a => a.ClientId)]);
+        for (var i = 0; i < added.Count; i++)
+        {
+            if (now[i] != added[i].Server)
+            {
+                await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.ServerClients(added[i].Server), added[i].ClientId), "repair");
+            }
+        }
+
+        return added.Where((a, i) => now[i] == a.Server).Count();
     }
 
     /// <summary>Indexes the id under <paramref name="server"/> only if the owner hash still says so (events can arrive late).</summary>

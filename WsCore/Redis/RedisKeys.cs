@@ -54,6 +54,15 @@ internal static class RedisKeys
     /// <summary>Stream of <c>claimed</c>, <c>released</c>, <c>takeover</c>, <c>server-down</c> events for the reconciler.</summary>
     public static readonly RedisKey Events = "ws:events";
 
+    /// <summary>SCAN pattern of every owner hash (<see cref="Owner"/>): how the index repair finds the sessions.</summary>
+    public const string OwnerPattern = "ws:{c:*}:owner";
+
+    /// <summary>The client id of an owner hash's key, or null when <paramref name="key"/> is not one.</summary>
+    public static string? ClientIdOfOwner(string key) =>
+        key.StartsWith("ws:{c:", StringComparison.Ordinal) && key.EndsWith("}:owner", StringComparison.Ordinal) && key.Length > 13
+            ? key[6..^7]
+            : null;
+
     /// <summary>Stream of events the reconciler gave up on after its retries, with the reason.</summary>
     public static readonly RedisKey DeadLetters = "ws:events:dead";
 

@@ -136,6 +136,13 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     public async ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken)
     {
         var outcome = (int)await EvaluateAsync(SessionScripts.Reassert, ClientKeys(clientId), [serverId, epoch, tokenHash, NowMs()]);
+        if ((ReassertOutcome)outcome != ReassertOutcome.Lost)
+        {
+            // The indexes are kept from events: a re-assert says claimed again, so a store that came back empty (or
+            // lost the claim's own event while away) lists the socket again within one reconcile pass.
+            AddEvent(ClusterEvent.Claimed(clientId, serverId, epoch));
+        }
+
         return (ReassertOutcome)outcome;
     }
 
@@ -206,7 +213,8 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     }
 
     private void AddEvent(ClusterEvent e) =>
-        // Fire and forget: the reconciler repairs what a lost event leaves (the owner hash is the truth, not the feed).
+        // Fire and forget: the reconciler's repair pass mends what a lost event leaves (the owner hash is the truth,
+        // not the feed).
         ClusterEventCodec.AppendFireAndForget(Db, e);
 
     /// <summary>Runs a session script, turning an outage into <see cref="StoreUnavailableException"/>.</summary>

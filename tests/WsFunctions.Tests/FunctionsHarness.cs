@@ -21,7 +21,7 @@ public sealed class FunctionsHarness : IAsyncDisposable
 {
     private readonly bool _ownsRedis;
 
-    private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile)
+    private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile, CleanupOptions? cleanup = null)
     {
         Redis = redis;
         _ownsRedis = ownsRedis;
@@ -34,7 +34,7 @@ public sealed class FunctionsHarness : IAsyncDisposable
         Feed = new ClusterEventFeed(client);
         Reconcile = new ReconcileOwnership(Registry, Bus);
         Consumer = new EventStreamConsumer(Feed, Reconcile, Options.Create(reconcile), TimeProvider.System, NullLogger<EventStreamConsumer>.Instance);
-        Cleanup = new CleanupStaleEntries(Registry, NullLogger<CleanupStaleEntries>.Instance);
+        Cleanup = new CleanupStaleEntries(Registry, Options.Create(cleanup ?? new CleanupOptions()), NullLogger<CleanupStaleEntries>.Instance);
         Clients = new ClientsApi(Registry, Store, Bus);
         Messages = new MessagesApi(Registry, router, wsOptions);
         Fleet = new FleetApi(Registry);
@@ -66,10 +66,10 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     public FleetApi Fleet { get; }
 
-    public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null)
+    public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null, CleanupOptions? cleanup = null)
     {
         var redis = await RedisServer.StartAsync();
-        return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
+        return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, cleanup);
     }
 
     /// <summary>The functions on a redis-server that the caller started and stops.</summary>
