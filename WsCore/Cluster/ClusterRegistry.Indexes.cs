@@ -7,7 +7,7 @@ namespace ServerlessWs.Core.Cluster;
 /// <summary>The connected-client indexes: kept from <c>ws:events</c>, listed page by page, pruned and repaired.</summary>
 public sealed partial class ClusterRegistry
 {
-    /// <summary>Ids of the connected index that one prune examines; a large fleet is pruned over several runs.</summary>
+    /// <summary>Ids (or keys) read per round trip when walking an index or the keyspace.</summary>
     public const int PageSize = 1000;
 
     // SCAN cursor of the index repair per Redis primary: a pass resumes where the previous one stopped.
@@ -57,13 +57,39 @@ public sealed partial class ClusterRegistry
         return new ClientIndexPage(page.Select((id, i) => new IndexedClient(id, owners[i])).ToArray(), ids.Length > limit);
     }
 
-    /// <summary>Removes from <c>ws:clients</c> the ids of its first page whose session is no longer connected.</summary>
+    /// <summary>
+    /// Removes from <c>ws:clients</c> every id whose session is no longer connected (released, or expired), walking
+    /// the whole index a page at a time. Returns how many were removed.
+    /// </summary>
     public async Task<int> PruneClientIndexAsync()
     {
-        var ids = await RedisFailures.Guard(Db.SortedSetRangeByRankAsync(RedisKeys.Clients, 0, PageSize - 1), "cleanup");
-        var owners = await OwnersAsync(ids.Select(id => (string)id!).ToArray());
-        var gone = ids.Where((_, i) => owners[i] is null).ToArray();
-        return gone.Length == 0 ? 0 : (int)await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Clients, gone), "cleanup");
+        var pruned = 0;
+        RedisValue after = default;
+        while (true)
+        {
+            var ids = await RedisFailures.Guard(
+                Db.SortedSetRangeByValueAsync(RedisKeys.Clients, min: after, exclude: after.IsNull ? Exclude.None : Exclude.Start, take: PageSize),
+                "cleanup");
+            if (ids.Length == 0)
+            {
+                return pruned;
+            }
+
+            var owners = await OwnersAsync(ids.Select(id => (string)id!).ToArray());
+            var gone = ids.Where((_, i) => owners[i] is null).ToArray();
+            if (gone.Length > 0)
+            {
+                pruned += (int)await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Clients, gone), "cleanup");
+            }
+
+            if (ids.Length < PageSize)
+            {
+                return pruned;
+            }
+
+            // The cursor is the last id read, not a rank: removals behind it do not make the walk skip anyone.
+            after = ids[^1];
+        }
     }
 
     /// <summary>
