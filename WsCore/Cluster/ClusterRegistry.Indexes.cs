@@ -7,6 +7,9 @@ namespace ServerlessWs.Core.Cluster;
 /// <summary>The connected-client indexes: kept from <c>ws:events</c>, listed page by page, pruned and repaired.</summary>
 public sealed partial class ClusterRegistry
 {
+    /// <summary>Takeover event ids kept in <c>ws:reconciled</c> to count a redelivered one once (far more than are ever pending).</summary>
+    public const int ReconciledKept = 10_000;
+
     /// <summary>Ids (or keys) read per round trip when walking an index or the keyspace.</summary>
     public const int PageSize = 1000;
 
@@ -193,11 +196,18 @@ public sealed partial class ClusterRegistry
         }
     }
 
+    /// <summary>
+    /// Counts a takeover once however often its event is delivered: its id goes into one sorted set capped at
+    /// <see cref="ReconciledKept"/> entries, not a key per event (a client that takes itself over on every connect
+    /// must not grow Redis).
+    /// </summary>
     private async Task CountTakeoverOnceAsync(string eventId)
     {
-        if (await RedisFailures.Guard(Db.StringSetAsync(RedisKeys.Reconciled(eventId), 1, TimeSpan.FromDays(1), When.NotExists), "reconcile"))
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.Reconciled, eventId, now, SortedSetWhen.NotExists), "reconcile"))
         {
             await RedisFailures.Guard(Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.Takeovers), "reconcile");
+            await RedisFailures.Guard(Db.SortedSetRemoveRangeByRankAsync(RedisKeys.Reconciled, 0, -(ReconciledKept + 1)), "reconcile");
         }
     }
 

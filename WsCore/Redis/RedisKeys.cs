@@ -66,8 +66,12 @@ internal static class RedisKeys
     /// <summary>Stream of events the reconciler gave up on after its retries, with the reason.</summary>
     public static readonly RedisKey DeadLetters = "ws:events:dead";
 
-    /// <summary>Marker (TTL one day) that the reconciler counted an event; makes a redelivered event count once.</summary>
-    public static RedisKey Reconciled(string eventId) => $"ws:reconciled:{eventId}";
+    /// <summary>
+    /// Sorted set of the takeover event ids the reconciler counted (score: when, Unix ms), capped to the newest
+    /// <c>ClusterRegistry.ReconciledKept</c>: makes a redelivered event count once, in one key of bounded size
+    /// whatever the takeover rate.
+    /// </summary>
+    public static readonly RedisKey Reconciled = "ws:reconciled";
 
     /// <summary>Hash of counters for the admin API and the dashboard (fields in <see cref="StatsFields"/>).</summary>
     public static readonly RedisKey Stats = "ws:stats";

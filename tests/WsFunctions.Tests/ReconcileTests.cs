@@ -95,6 +95,28 @@ public sealed class ReconcileTests
         Assert.Equal(1, await f.Db.SortedSetLengthAsync(RedisKeys.Clients));
     }
 
+    /// <summary>
+    /// Regression (issue 17 item 8): every takeover left a <c>ws:reconciled:&lt;eventId&gt;</c> key for a day, and a client
+    /// can take itself over on every connect, so one client could grow Redis without bound. Counting once now keeps
+    /// the ids in one capped key.
+    /// </summary>
+    [Fact]
+    public async Task ManyTakeoversAreCountedOnceEachInOneBoundedKeyNotOneKeyPerTakeover()
+    {
+        await using var f = await FunctionsHarness.StartAsync();
+        var claim = await f.Store.ClaimAsync("alice", null, 0, "s0", None);
+        for (var i = 1; i <= 200; i++)
+        {
+            claim = await f.Store.ClaimAsync("alice", claim.ResumeToken, 0, $"s{i % 2}", None);
+        }
+
+        await f.ReconcileAllAsync();
+
+        Assert.Equal(200, (long)await f.Db.HashGetAsync(RedisKeys.Stats, StatsFields.Takeovers));
+        var markers = f.Client.GetServers().Single().Keys(pattern: "ws:reconciled*").ToArray();
+        Assert.True(markers.Length <= 1, $"{markers.Length} marker keys");
+    }
+
     [Fact]
     public async Task AnEntryLeftPendingByADeadConsumerIsClaimedAndHandled()
     {
