@@ -22,10 +22,7 @@ public static class ServerlessWsServices
     /// </summary>
     public static bool AddServerlessWsCore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<WsOptions>()
-            .Bind(configuration.GetSection(WsOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<WsOptions>(configuration, WsOptions.SectionName);
         services.PostConfigure<WsOptions>(options =>
         {
             if (string.IsNullOrEmpty(options.ServerId))
@@ -45,10 +42,7 @@ public static class ServerlessWsServices
             return false;
         }
 
-        services.AddOptions<RedisOptions>()
-            .Bind(configuration.GetSection(RedisOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<RedisOptions>(configuration, RedisOptions.SectionName);
         // In Azure, DefaultAzureCredential finds the app's user-assigned identity through AZURE_CLIENT_ID.
         services.TryAddSingleton<TokenCredential>(_ => new DefaultAzureCredential());
         services.AddSingleton<EntraIdRedisAuth>();
