@@ -218,17 +218,18 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         {
             claim = await _store.ClaimAsync(clientId, request.ResumeToken, request.LastSeq ?? 0, ServerId, http.RequestAborted);
         }
-        catch (Exception e)
+        catch (StoreUnavailableException e)
         {
             _pending.Close(window);
-            if (e is OperationCanceledException)
-            {
-                throw;
-            }
-
             ConnectionLog.StoreUnavailable(_logger, "claim", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return null;
+        }
+        catch
+        {
+            // Cancelled, or a bug (not an outage: it must not read as one): the window closes all the same.
+            _pending.Close(window);
+            throw;
         }
 
         if (claim.Status == ClaimStatus.Unauthorized)
@@ -251,13 +252,19 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         {
             groups = await PrepareGroupsAsync(claim, request);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             _pending.Close(window);
             await ReleaseAsync(clientId, claim.Epoch);
             ConnectionLog.StoreUnavailable(_logger, "groups", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return null;
+        }
+        catch
+        {
+            _pending.Close(window);
+            await ReleaseAsync(clientId, claim.Epoch);
+            throw;
         }
 
         return new Admission(clientId, claim, request, window, groups);
@@ -418,7 +425,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             await _store.ReleaseAsync(clientId, epoch, CancellationToken.None);
             _pendingReleases.TryRemove(KeyValuePair.Create(clientId, epoch));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             ConnectionLog.StoreUnavailable(_logger, "release", clientId, e);
             _pendingReleases[clientId] = epoch;
@@ -452,7 +459,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
                     }
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (StoreUnavailableException e)
             {
                 // Still unreachable: the next restore event tries again.
                 ConnectionLog.StoreUnavailable(_logger, "reassert", connection.ClientId, e);

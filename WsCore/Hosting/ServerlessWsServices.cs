@@ -37,7 +37,8 @@ public static class ServerlessWsServices
         if (!redis.IsConfigured)
         {
             services.AddSingleton<InMemorySessionStore>();
-            services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
+            // Tried, not forced: a host (or a test) that registered its own store first keeps it.
+            services.TryAddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
             services.AddSingleton<INodeBus, InMemoryNodeBus>();
             return false;
         }
