@@ -37,17 +37,17 @@ public sealed class ClusterEventFeed(IConnectionMultiplexer redis)
     /// <summary>How many times the group has handed out the entry <paramref name="id"/>.</summary>
     public async Task<long> DeliveriesAsync(string id)
     {
-        var pending = await RedisFailures.Guard(Db.StreamPendingMessagesAsync(RedisKeys.Events, Group, 1, RedisValue.Null, id, id), "events");
+        var pending = await RedisFailures.Guard(() => Db.StreamPendingMessagesAsync(RedisKeys.Events, Group, 1, RedisValue.Null, id, id), "events");
         return pending.Length == 0 ? 0 : pending[0].DeliveryCount;
     }
 
-    public Task AcknowledgeAsync(string id) => RedisFailures.Guard(Db.StreamAcknowledgeAsync(RedisKeys.Events, Group, id), "events");
+    public Task AcknowledgeAsync(string id) => RedisFailures.Guard(() => Db.StreamAcknowledgeAsync(RedisKeys.Events, Group, id), "events");
 
     /// <summary>Parks the entry in <c>ws:events:dead</c> with <paramref name="reason"/>, and acknowledges it.</summary>
     public async Task DeadLetterAsync(ReceivedEvent entry, string reason)
     {
         NameValueEntry[] fields = [new("id", entry.Id), new("reason", reason), .. entry.Fields];
-        await RedisFailures.Guard(Db.StreamAddAsync(RedisKeys.DeadLetters, fields), "events");
+        await RedisFailures.Guard(() => Db.StreamAddAsync(RedisKeys.DeadLetters, fields), "events");
         await AcknowledgeAsync(entry.Id);
     }
 
@@ -65,8 +65,8 @@ public sealed class ClusterEventFeed(IConnectionMultiplexer redis)
         catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
         {
             _groupReady = false;
-            await RedisFailures.Guard(EnsureGroupAsync(), "events");
-            return await RedisFailures.Guard(read(), "events");
+            await RedisFailures.Guard(() => EnsureGroupAsync(), "events");
+            return await RedisFailures.Guard(() => read(), "events");
         }
         catch (Exception e) when (RedisFailures.IsUnavailable(e))
         {

@@ -28,7 +28,7 @@ public sealed partial class ClusterRegistry
                 await IndexIfOwnedAsync(e.ClientId!, e.Server);
                 break;
             case ClusterEventType.Takeover:
-                await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.ServerClients(e.PreviousServer!), e.ClientId), "reconcile");
+                await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.ServerClients(e.PreviousServer!), e.ClientId), "reconcile");
                 await IndexIfOwnedAsync(e.ClientId!, e.Server);
                 await CountTakeoverOnceAsync(eventId);
                 break;
@@ -36,7 +36,7 @@ public sealed partial class ClusterRegistry
                 await UnindexUnlessOwnedAsync(e.ClientId!, e.Server);
                 break;
             case ClusterEventType.ServerDown:
-                await RedisFailures.Guard(Db.KeyDeleteAsync(RedisKeys.ServerClients(e.Server)), "reconcile");
+                await RedisFailures.Guard(() => Db.KeyDeleteAsync(RedisKeys.ServerClients(e.Server)), "reconcile");
                 break;
         }
     }
@@ -48,7 +48,7 @@ public sealed partial class ClusterRegistry
     public async Task<ClientIndexPage> ListClientsAsync(string? server, string? after, int limit)
     {
         var index = string.IsNullOrEmpty(server) ? RedisKeys.Clients : RedisKeys.ServerClients(server);
-        var ids = await RedisFailures.Guard(
+        var ids = await RedisFailures.Guard(() =>
             Db.SortedSetRangeByValueAsync(
                 index,
                 min: string.IsNullOrEmpty(after) ? default : (RedisValue)after,
@@ -70,7 +70,7 @@ public sealed partial class ClusterRegistry
         RedisValue after = default;
         while (true)
         {
-            var ids = await RedisFailures.Guard(
+            var ids = await RedisFailures.Guard(() =>
                 Db.SortedSetRangeByValueAsync(RedisKeys.Clients, min: after, exclude: after.IsNull ? Exclude.None : Exclude.Start, take: PageSize),
                 "cleanup");
             if (ids.Length == 0)
@@ -82,7 +82,7 @@ public sealed partial class ClusterRegistry
             var gone = ids.Where((_, i) => owners[i] is null).ToArray();
             if (gone.Length > 0)
             {
-                pruned += (int)await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Clients, gone), "cleanup");
+                pruned += (int)await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.Clients, gone), "cleanup");
             }
 
             if (ids.Length < PageSize)
@@ -113,7 +113,7 @@ public sealed partial class ClusterRegistry
             var count = Math.Min(PageSize, maxKeys);
             for (var examined = 0; examined < maxKeys; examined += count)
             {
-                var reply = (RedisResult[])(await RedisFailures.Guard(
+                var reply = (RedisResult[])(await RedisFailures.Guard(() =>
                     server.ExecuteAsync("SCAN", cursor, "MATCH", RedisKeys.OwnerPattern, "COUNT", count), "repair"))!;
                 cursor = (string)reply[0]!;
                 var ids = ((RedisResult[])reply[1]!).Select(key => RedisKeys.ClientIdOfOwner((string)key!)).OfType<string>().ToArray();
@@ -139,7 +139,7 @@ public sealed partial class ClusterRegistry
         }
 
         var owners = await OwnersAsync(ids);
-        var scores = await RedisFailures.Guard(Db.SortedSetScoresAsync(RedisKeys.Clients, ids.Select(id => (RedisValue)id).ToArray()), "repair");
+        var scores = await RedisFailures.Guard(() => Db.SortedSetScoresAsync(RedisKeys.Clients, ids.Select(id => (RedisValue)id).ToArray()), "repair");
         var added = new List<(string ClientId, string Server)>();
         for (var i = 0; i < ids.Length; i++)
         {
@@ -149,10 +149,10 @@ public sealed partial class ClusterRegistry
             }
 
             // Per server too: an id missing from ws:clients is most likely missing from its server's index as well.
-            if (scores[i] is null || await RedisFailures.Guard(Db.SortedSetScoreAsync(RedisKeys.ServerClients(owner), ids[i]), "repair") is null)
+            if (scores[i] is null || await RedisFailures.Guard(() => Db.SortedSetScoreAsync(RedisKeys.ServerClients(owner), ids[i]), "repair") is null)
             {
-                await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.ServerClients(owner), ids[i], 0), "repair");
-                await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.Clients, ids[i], 0), "repair");
+                await RedisFailures.Guard(() => Db.SortedSetAddAsync(RedisKeys.ServerClients(owner), ids[i], 0), "repair");
+                await RedisFailures.Guard(() => Db.SortedSetAddAsync(RedisKeys.Clients, ids[i], 0), "repair");
                 added.Add((ids[i], owner));
             }
         }
@@ -165,7 +165,7 @@ public sealed partial class ClusterRegistry
         {
             if (now[i] != added[i].Server)
             {
-                await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.ServerClients(added[i].Server), added[i].ClientId), "repair");
+                await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.ServerClients(added[i].Server), added[i].ClientId), "repair");
             }
         }
 
@@ -177,8 +177,8 @@ public sealed partial class ClusterRegistry
     {
         if (await OwnerAsync(clientId) == server)
         {
-            await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.ServerClients(server), clientId, 0), "reconcile");
-            await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.Clients, clientId, 0), "reconcile");
+            await RedisFailures.Guard(() => Db.SortedSetAddAsync(RedisKeys.ServerClients(server), clientId, 0), "reconcile");
+            await RedisFailures.Guard(() => Db.SortedSetAddAsync(RedisKeys.Clients, clientId, 0), "reconcile");
         }
     }
 
@@ -187,12 +187,12 @@ public sealed partial class ClusterRegistry
         var owner = await OwnerAsync(clientId);
         if (owner != server)
         {
-            await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.ServerClients(server), clientId), "reconcile");
+            await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.ServerClients(server), clientId), "reconcile");
         }
 
         if (owner is null)
         {
-            await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Clients, clientId), "reconcile");
+            await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.Clients, clientId), "reconcile");
         }
     }
 
@@ -204,10 +204,10 @@ public sealed partial class ClusterRegistry
     private async Task CountTakeoverOnceAsync(string eventId)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (await RedisFailures.Guard(Db.SortedSetAddAsync(RedisKeys.Reconciled, eventId, now, SortedSetWhen.NotExists), "reconcile"))
+        if (await RedisFailures.Guard(() => Db.SortedSetAddAsync(RedisKeys.Reconciled, eventId, now, SortedSetWhen.NotExists), "reconcile"))
         {
-            await RedisFailures.Guard(Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.Takeovers), "reconcile");
-            await RedisFailures.Guard(Db.SortedSetRemoveRangeByRankAsync(RedisKeys.Reconciled, 0, -(ReconciledKept + 1)), "reconcile");
+            await RedisFailures.Guard(() => Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.Takeovers), "reconcile");
+            await RedisFailures.Guard(() => Db.SortedSetRemoveRangeByRankAsync(RedisKeys.Reconciled, 0, -(ReconciledKept + 1)), "reconcile");
         }
     }
 
@@ -217,7 +217,7 @@ public sealed partial class ClusterRegistry
 
     private async Task<string?[]> OwnersAsync(string[] clientIds)
     {
-        var owners = await RedisFailures.Guard(Task.WhenAll(clientIds.Select(id => Db.HashGetAsync(RedisKeys.Owner(id), OwnerFields.Server))), "owners");
+        var owners = await RedisFailures.Guard(() => Task.WhenAll(clientIds.Select(id => Db.HashGetAsync(RedisKeys.Owner(id), OwnerFields.Server))), "owners");
         return owners.Select(o => string.IsNullOrEmpty(o) ? null : (string?)o).ToArray();
     }
 }

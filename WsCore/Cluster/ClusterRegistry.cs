@@ -22,36 +22,41 @@ public sealed partial class ClusterRegistry(IConnectionMultiplexer redis, RedisS
     public async Task RenewLeaseAsync(string serverId, TimeSpan ttl, long messagesRouted)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var batch = Db.CreateBatch();
-        var lease = batch.StringSetAsync(RedisKeys.Lease(serverId), now, ttl);
-        var index = batch.SortedSetAddAsync(RedisKeys.Servers, serverId, now);
-        var stats = batch.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, messagesRouted);
-        batch.Execute();
-        await RedisFailures.Guard(Task.WhenAll(lease, index, stats), "lease");
+        await RedisFailures.Guard(
+            () =>
+            {
+                var batch = Db.CreateBatch();
+                var lease = batch.StringSetAsync(RedisKeys.Lease(serverId), now, ttl);
+                var index = batch.SortedSetAddAsync(RedisKeys.Servers, serverId, now);
+                var stats = batch.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, messagesRouted);
+                batch.Execute();
+                return Task.WhenAll(lease, index, stats);
+            },
+            "lease");
     }
 
     /// <summary>Drops the lease and the <c>ws:servers</c> entry on a graceful stop, so cleanup need not wait for the TTL.</summary>
     public async Task DropLeaseAsync(string serverId)
     {
-        await RedisFailures.Guard(Db.KeyDeleteAsync(RedisKeys.Lease(serverId)), "lease");
-        await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Servers, serverId), "lease");
+        await RedisFailures.Guard(() => Db.KeyDeleteAsync(RedisKeys.Lease(serverId)), "lease");
+        await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.Servers, serverId), "lease");
     }
 
     /// <summary>Adds to the shared count of messages appended to recipients' logs (<c>ws:stats</c>).</summary>
     public Task AddMessagesRoutedAsync(long count) =>
-        count == 0 ? Task.CompletedTask : RedisFailures.Guard(Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, count), "stats");
+        count == 0 ? Task.CompletedTask : RedisFailures.Guard(() => Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, count), "stats");
 
     /// <summary>The servers whose lease lives, with the connections their index gives them.</summary>
     public async Task<IReadOnlyList<LiveServer>> LiveServersAsync()
     {
         var now = time.GetUtcNow();
         var servers = new List<LiveServer>();
-        foreach (var server in await RedisFailures.Guard(Db.SortedSetRangeByRankAsync(RedisKeys.Servers), "servers"))
+        foreach (var server in await RedisFailures.Guard(() => Db.SortedSetRangeByRankAsync(RedisKeys.Servers), "servers"))
         {
             var id = (string)server!;
-            if (await RedisFailures.Guard(Db.KeyTimeToLiveAsync(RedisKeys.Lease(id)), "servers") is { } ttl)
+            if (await RedisFailures.Guard(() => Db.KeyTimeToLiveAsync(RedisKeys.Lease(id)), "servers") is { } ttl)
             {
-                servers.Add(new LiveServer(id, await RedisFailures.Guard(Db.SortedSetLengthAsync(RedisKeys.ServerClients(id)), "servers"), now + ttl));
+                servers.Add(new LiveServer(id, await RedisFailures.Guard(() => Db.SortedSetLengthAsync(RedisKeys.ServerClients(id)), "servers"), now + ttl));
             }
         }
 
@@ -59,12 +64,12 @@ public sealed partial class ClusterRegistry(IConnectionMultiplexer redis, RedisS
     }
 
     /// <summary>How many clients the connected index lists.</summary>
-    public Task<long> ConnectedCountAsync() => RedisFailures.Guard(Db.SortedSetLengthAsync(RedisKeys.Clients), "stats");
+    public Task<long> ConnectedCountAsync() => RedisFailures.Guard(() => Db.SortedSetLengthAsync(RedisKeys.Clients), "stats");
 
     /// <summary>The counters and the connected count, for the admin API.</summary>
     public async Task<ClusterStats> GetStatsAsync()
     {
-        var counters = (await RedisFailures.Guard(Db.HashGetAllAsync(RedisKeys.Stats), "stats")).ToDictionary(e => (string)e.Name!, e => (long)e.Value);
+        var counters = (await RedisFailures.Guard(() => Db.HashGetAllAsync(RedisKeys.Stats), "stats")).ToDictionary(e => (string)e.Name!, e => (long)e.Value);
         return new ClusterStats(
             await ConnectedCountAsync(),
             counters.GetValueOrDefault(StatsFields.MessagesRouted),
@@ -76,10 +81,10 @@ public sealed partial class ClusterRegistry(IConnectionMultiplexer redis, RedisS
     public async Task<IReadOnlyList<string>> DeadServersAsync()
     {
         var dead = new List<string>();
-        foreach (var server in await RedisFailures.Guard(Db.SortedSetRangeByRankAsync(RedisKeys.Servers), "servers"))
+        foreach (var server in await RedisFailures.Guard(() => Db.SortedSetRangeByRankAsync(RedisKeys.Servers), "servers"))
         {
             var id = (string)server!;
-            if (!await RedisFailures.Guard(Db.KeyExistsAsync(RedisKeys.Lease(id)), "servers"))
+            if (!await RedisFailures.Guard(() => Db.KeyExistsAsync(RedisKeys.Lease(id)), "servers"))
             {
                 dead.Add(id);
             }
@@ -96,21 +101,21 @@ public sealed partial class ClusterRegistry(IConnectionMultiplexer redis, RedisS
     public async Task<int> ReleaseDeadServerAsync(string serverId, CancellationToken cancellationToken)
     {
         var released = 0;
-        foreach (var client in await RedisFailures.Guard(Db.SortedSetRangeByRankAsync(RedisKeys.ServerClients(serverId)), "cleanup"))
+        foreach (var client in await RedisFailures.Guard(() => Db.SortedSetRangeByRankAsync(RedisKeys.ServerClients(serverId)), "cleanup"))
         {
             if (await sessions.ReleaseIfOwnedByAsync((string)client!, serverId, cancellationToken) is not null)
             {
-                await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Clients, client), "cleanup");
+                await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.Clients, client), "cleanup");
                 released++;
             }
         }
 
-        await RedisFailures.Guard(ClusterEventCodec.AppendAsync(Db, ClusterEvent.ServerDown(serverId)), "cleanup");
-        await RedisFailures.Guard(Db.KeyDeleteAsync(RedisKeys.ServerClients(serverId)), "cleanup");
-        await RedisFailures.Guard(Db.SortedSetRemoveAsync(RedisKeys.Servers, serverId), "cleanup");
+        await RedisFailures.Guard(() => ClusterEventCodec.AppendAsync(Db, ClusterEvent.ServerDown(serverId)), "cleanup");
+        await RedisFailures.Guard(() => Db.KeyDeleteAsync(RedisKeys.ServerClients(serverId)), "cleanup");
+        await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.Servers, serverId), "cleanup");
         if (released > 0)
         {
-            await RedisFailures.Guard(Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.StaleRemoved, released), "cleanup");
+            await RedisFailures.Guard(() => Db.HashIncrementAsync(RedisKeys.Stats, StatsFields.StaleRemoved, released), "cleanup");
         }
 
         return released;

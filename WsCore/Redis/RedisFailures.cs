@@ -24,12 +24,15 @@ internal static class RedisFailures
     public static StoreUnavailableException Unavailable(string operation, Exception e) =>
         new($"The coordination store cannot be reached ({operation}).", e);
 
-    /// <summary>Awaits a Redis call, turning an outage into <see cref="StoreUnavailableException"/>.</summary>
-    public static async Task<T> Guard<T>(Task<T> call, string operation)
+    /// <summary>
+    /// Makes and awaits a Redis call, turning an outage into <see cref="StoreUnavailableException"/>. The call is made
+    /// inside: with no connection the client may fail at once, before it has a task to return.
+    /// </summary>
+    public static async Task<T> Guard<T>(Func<Task<T>> call, string operation)
     {
         try
         {
-            return await call;
+            return await call();
         }
         catch (Exception e) when (IsUnavailable(e))
         {
@@ -37,12 +40,12 @@ internal static class RedisFailures
         }
     }
 
-    /// <inheritdoc cref="Guard{T}(Task{T}, string)"/>
-    public static async Task Guard(Task call, string operation)
+    /// <inheritdoc cref="Guard{T}(Func{Task{T}}, string)"/>
+    public static async Task Guard(Func<Task> call, string operation)
     {
         try
         {
-            await call;
+            await call();
         }
         catch (Exception e) when (IsUnavailable(e))
         {

@@ -110,8 +110,8 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     public async ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken)
     {
-        await RedisFailures.Guard(Db.SetRemoveAsync(RedisKeys.GroupMembers(group), clientId), "leave");
-        await RedisFailures.Guard(Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group), "leave");
+        await RedisFailures.Guard(() => Db.SetRemoveAsync(RedisKeys.GroupMembers(group), clientId), "leave");
+        await RedisFailures.Guard(() => Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group), "leave");
     }
 
     public async ValueTask<GroupAppendResult> AppendToGroupAsync(string group, OutboundMessage message, CancellationToken cancellationToken)
@@ -148,7 +148,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     public async ValueTask<SessionInfo?> GetSessionAsync(string clientId, CancellationToken cancellationToken)
     {
-        var fields = await RedisFailures.Guard(
+        var fields = await RedisFailures.Guard(() =>
             Db.HashGetAsync(RedisKeys.Owner(clientId), [OwnerFields.Server, OwnerFields.Epoch, OwnerFields.ConnectedAt, OwnerFields.Seq]), "session");
         if (fields[1].IsNull)
         {
@@ -212,14 +212,23 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         return new LogEntry(seq, from, group, data, appendedAt);
     }
 
-    private void AddEvent(ClusterEvent e) =>
-        // Fire and forget: the reconciler's repair pass mends what a lost event leaves (the owner hash is the truth,
-        // not the feed).
-        ClusterEventCodec.AppendFireAndForget(Db, e);
+    private void AddEvent(ClusterEvent e)
+    {
+        try
+        {
+            ClusterEventCodec.AppendFireAndForget(Db, e);
+        }
+        catch (Exception failure) when (RedisFailures.IsUnavailable(failure))
+        {
+            // Fire and forget, and never the step's failure: the claim (or release) it reports has happened. With no
+            // connection the append fails at once; cleanup's index repair mends what a lost event leaves (the owner
+            // hash is the truth, not the feed).
+        }
+    }
 
     /// <summary>Runs a session script, turning an outage into <see cref="StoreUnavailableException"/>.</summary>
     private Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] values) =>
-        RedisFailures.Guard(script.EvaluateAsync(Db, keys, values), "session");
+        RedisFailures.Guard(() => script.EvaluateAsync(Db, keys, values), "session");
 
     private long NowMs() => time.GetUtcNow().ToUnixTimeMilliseconds();
 }
