@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
@@ -14,31 +15,49 @@ using StackExchange.Redis;
 namespace ServerlessWs.Functions.Tests;
 
 /// <summary>
-/// The function classes built the way the worker builds them (constructor injection), on a real redis-server,
-/// and called directly, as Microsoft documents for testing isolated-worker functions.
+/// The function classes built the way the worker builds them (its DI graph from <see cref="WsFunctionsHost"/>,
+/// constructor injection), on a real redis-server, and called directly, as Microsoft documents for testing
+/// isolated-worker functions.
 /// </summary>
 public sealed class FunctionsHarness : IAsyncDisposable
 {
     private readonly bool _ownsRedis;
+
+    private readonly IHost _host;
 
     private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile, CleanupOptions? cleanup = null)
     {
         Redis = redis;
         _ownsRedis = ownsRedis;
         Client = client;
-        var wsOptions = Options.Create(ws);
-        Store = new RedisSessionStore(client, wsOptions, TimeProvider.System);
-        Bus = new RedisNodeBus(client, Options.Create(new RedisOptions()), NullLogger<RedisNodeBus>.Instance);
-        var router = new MessageRouter(Store, Bus);
-        Registry = new ClusterRegistry(client, Store, TimeProvider.System);
-        Feed = new ClusterEventFeed(client);
-        Reconcile = new ReconcileOwnership(Registry, Bus);
-        Consumer = new EventStreamConsumer(Feed, Reconcile, Options.Create(reconcile), TimeProvider.System, NullLogger<EventStreamConsumer>.Instance);
-        Cleanup = new CleanupStaleEntries(Registry, Options.Create(cleanup ?? new CleanupOptions()), NullLogger<CleanupStaleEntries>.Instance);
-        Clients = new ClientsApi(Registry, Store, Bus);
-        Messages = new MessagesApi(Registry, router, wsOptions);
-        Fleet = new FleetApi(Registry);
+        // The worker's own DI graph and options binding (WsFunctionsHost, as Program.cs builds it), not started: the
+        // options of a test go in as configuration, as an operator's would.
+        _host = WsFunctionsHost.Build([], builder => builder.Configuration.AddInMemoryCollection(
+        [
+            new("Redis:ConnectionString", redis.ConnectionString),
+            .. Settings(WsOptions.SectionName, ws),
+            .. Settings(ReconcileOptions.SectionName, reconcile),
+            .. Settings(CleanupOptions.SectionName, cleanup ?? new CleanupOptions()),
+        ]));
+        var services = _host.Services;
+        Store = services.GetRequiredService<RedisSessionStore>();
+        Bus = (RedisNodeBus)services.GetRequiredService<INodeBus>();
+        Registry = services.GetRequiredService<ClusterRegistry>();
+        Feed = services.GetRequiredService<ClusterEventFeed>();
+        Reconcile = services.GetRequiredService<ReconcileOwnership>();
+        // Function classes and the consumer as the worker activates them.
+        Consumer = ActivatorUtilities.CreateInstance<EventStreamConsumer>(services);
+        Cleanup = ActivatorUtilities.CreateInstance<CleanupStaleEntries>(services);
+        Clients = ActivatorUtilities.CreateInstance<ClientsApi>(services);
+        Messages = ActivatorUtilities.CreateInstance<MessagesApi>(services);
+        Fleet = ActivatorUtilities.CreateInstance<FleetApi>(services);
     }
+
+    /// <summary>The scalar properties of an options object as configuration of <paramref name="section"/>.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Settings(string section, object options) =>
+        from property in options.GetType().GetProperties()
+        where property.CanWrite && (property.PropertyType.IsPrimitive || property.PropertyType == typeof(string))
+        select KeyValuePair.Create($"{section}:{property.Name}", Convert.ToString(property.GetValue(options), System.Globalization.CultureInfo.InvariantCulture));
 
     public RedisServer Redis { get; }
 
@@ -101,6 +120,7 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _host.Dispose();
         await Client.DisposeAsync();
         if (_ownsRedis)
         {
