@@ -88,7 +88,16 @@ public sealed class FunctionsHarness : IAsyncDisposable
     public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null, CleanupOptions? cleanup = null)
     {
         var redis = await RedisServer.StartAsync();
-        return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, cleanup);
+        try
+        {
+            return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, cleanup);
+        }
+        catch
+        {
+            // Options a test got wrong fail here: the server must not outlive the test.
+            await redis.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The functions on a redis-server that the caller started and stops.</summary>
