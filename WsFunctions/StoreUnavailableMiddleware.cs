@@ -4,11 +4,14 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Middleware;
 using Microsoft.Extensions.Logging;
 using ServerlessWs.Core.Telemetry;
-using StackExchange.Redis;
+using ServerlessWs.Core.Sessions;
 
 namespace ServerlessWs.Functions;
 
-/// <summary>An HTTP function that finds Redis unreachable answers 503 problem details instead of a bare 500.</summary>
+/// <summary>
+/// An HTTP function that finds the store unreachable (<see cref="StoreUnavailableException"/>, thrown only by WsCore's
+/// Redis types) answers 503 problem details instead of a bare 500; any other failure stays a 500, a bug.
+/// </summary>
 internal sealed partial class StoreUnavailableMiddleware(ILogger<StoreUnavailableMiddleware> logger) : IFunctionsWorkerMiddleware
 {
     public async Task Invoke(FunctionContext context, FunctionExecutionDelegate next)
@@ -17,9 +20,9 @@ internal sealed partial class StoreUnavailableMiddleware(ILogger<StoreUnavailabl
         {
             await next(context);
         }
-        catch (Exception e) when (FindRedisError(e) is { } redisError && context.GetHttpContext() is { } http)
+        catch (StoreUnavailableException e) when (context.GetHttpContext() is { } http)
         {
-            StoreUnavailable(logger, context.FunctionDefinition.Name, redisError);
+            StoreUnavailable(logger, context.FunctionDefinition.Name, e);
             WsMetrics.RedisErrors.Add(1, new KeyValuePair<string, object?>("operation", context.FunctionDefinition.Name));
             http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             await http.Response.WriteAsJsonAsync(
@@ -27,19 +30,6 @@ internal sealed partial class StoreUnavailableMiddleware(ILogger<StoreUnavailabl
                 options: null,
                 contentType: "application/problem+json");
         }
-    }
-
-    private static RedisException? FindRedisError(Exception? e)
-    {
-        for (; e is not null; e = e.InnerException)
-        {
-            if (e is RedisException redis)
-            {
-                return redis;
-            }
-        }
-
-        return null;
     }
 
     [LoggerMessage(3200, LogLevel.Warning, "Function {FunctionName} could not reach Redis")]

@@ -75,9 +75,39 @@ param bindClientIdToSubject bool = false
 @description('Address ranges (CIDR) allowed to reach the admin API, comma-separated, e.g. "203.0.113.0/24"; empty allows any address (function keys still apply).')
 param adminAllowedIpRanges string = ''
 
+@minValue(0)
+@description('Seconds a disconnected clientId stays resumable (Ws:SessionTtlSeconds), for both apps; 0 keeps the default.')
+param sessionTtlSeconds int = 0
+
+@minValue(0)
+@description('Messages kept per client and per group for replay (Ws:LogMaxMessages), for both apps; 0 keeps the default.')
+param logMaxMessages int = 0
+
+@minValue(0)
+@description('Age limit in seconds of those messages (Ws:LogMaxAgeSeconds), for both apps; 0 keeps the default.')
+param logMaxAgeSeconds int = 0
+
+@minValue(0)
+@description('Largest message in bytes (Ws:MaxMessageBytes), for client frames and admin bodies alike; 0 keeps the default.')
+param maxMessageBytes int = 0
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
+
+// Per-session policy travels with each store call from whichever app makes it (an admin send trims a log as a
+// client's send does), so both apps get the same Ws settings. One left at 0 is not set: the one default, in
+// WsCore's WsOptions, applies to both.
+var sessionPolicy = {
+  SessionTtlSeconds: sessionTtlSeconds
+  LogMaxMessages: logMaxMessages
+  LogMaxAgeSeconds: logMaxAgeSeconds
+  MaxMessageBytes: maxMessageBytes
+}
+var sessionPolicyEnv = map(filter(items(sessionPolicy), setting => setting.value > 0), setting => {
+  name: 'Ws__${setting.key}'
+  value: string(setting.value)
+})
 // Lists arrive as comma-separated strings: azd fills parameters from environment variables (main.parameters.json).
 var allowedOriginList = empty(allowedOrigins) ? [] : map(split(allowedOrigins, ','), origin => trim(origin))
 var adminAllowedIpRangeList = empty(adminAllowedIpRanges) ? [] : map(split(adminAllowedIpRanges, ','), range => trim(range))
@@ -181,6 +211,7 @@ module wsapp 'app/wsapp.bicep' = {
     jwtAuthority: clientAuthAuthority
     jwtAudience: clientAuthAudience
     bindClientIdToSubject: bindClientIdToSubject
+    sessionPolicyEnv: sessionPolicyEnv
   }
 }
 
@@ -199,6 +230,7 @@ module wsfunctions 'app/wsfunctions.bicep' = {
     storageAccountName: storage.outputs.name
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     adminAllowedIpRanges: adminAllowedIpRangeList
+    sessionPolicyEnv: sessionPolicyEnv
   }
 }
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using ServerlessWs.App.Connections;
+using ServerlessWs.Core.Hosting;
 using ServerlessWs.Core.Protocol;
 
 namespace ServerlessWs.App.Auth;
@@ -27,11 +28,9 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
     public static void AddTo(WebApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(ClientAuthOptions.SectionName);
-        builder.Services.AddOptions<ClientAuthOptions>()
-            .Bind(section)
+        builder.Services.AddValidatedOptions<ClientAuthOptions>(builder.Configuration, ClientAuthOptions.SectionName)
             .Validate(o => !o.Enabled || !string.IsNullOrEmpty(o.Jwt.Audience), "Auth:Jwt:Audience is required when client authentication is on.")
-            .Validate(o => string.IsNullOrEmpty(o.Jwt.SigningKey) || KeyBytes(o.Jwt.SigningKey) is { Length: >= 32 }, "Auth:Jwt:SigningKey must be base64 of at least 32 bytes.")
-            .ValidateOnStart();
+            .Validate(o => string.IsNullOrEmpty(o.Jwt.SigningKey) || KeyBytes(o.Jwt.SigningKey) is { Length: >= 32 }, "Auth:Jwt:SigningKey must be base64 of at least 32 bytes.");
         builder.Services.AddSingleton<ClientAuthentication>();
 
         var settings = section.Get<ClientAuthOptions>() ?? new ClientAuthOptions();

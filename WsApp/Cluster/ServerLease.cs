@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
-using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Sessions;
 using ServerlessWs.Core.Telemetry;
-using StackExchange.Redis;
 
 namespace ServerlessWs.App.Cluster;
 
@@ -13,7 +13,7 @@ namespace ServerlessWs.App.Cluster;
 /// graceful stop so cleanup need not wait for the TTL.
 /// </summary>
 internal sealed partial class ServerLease(
-    IConnectionMultiplexer redis,
+    ClusterRegistry registry,
     MessageRouter router,
     IOptions<WsOptions> options,
     TimeProvider time,
@@ -36,11 +36,9 @@ internal sealed partial class ServerLease(
         await base.StopAsync(cancellationToken);
         try
         {
-            var db = redis.GetDatabase();
-            await db.KeyDeleteAsync(RedisKeys.Lease(_options.ServerId));
-            await db.SortedSetRemoveAsync(RedisKeys.Servers, _options.ServerId);
+            await registry.DropLeaseAsync(_options.ServerId);
         }
-        catch (RedisException e)
+        catch (StoreUnavailableException e)
         {
             // The lease lapses by itself; cleanup then handles this server like a crashed one.
             LeaseFailed(logger, _options.ServerId, e);
@@ -52,18 +50,11 @@ internal sealed partial class ServerLease(
         var routed = 0L;
         try
         {
-            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            var db = redis.GetDatabase();
-            var batch = db.CreateBatch();
-            var lease = batch.StringSetAsync(RedisKeys.Lease(_options.ServerId), now, TimeSpan.FromSeconds(_options.LeaseSeconds));
-            var index = batch.SortedSetAddAsync(RedisKeys.Servers, _options.ServerId, now);
             // This node's share of the shared counter, added with each renewal rather than one write per message.
             routed = router.TakeAppendedCount();
-            var stats = batch.HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, routed);
-            batch.Execute();
-            await Task.WhenAll(lease, index, stats);
+            await registry.RenewLeaseAsync(_options.ServerId, TimeSpan.FromSeconds(_options.LeaseSeconds), routed);
         }
-        catch (RedisException e)
+        catch (StoreUnavailableException e)
         {
             router.ReturnAppendedCount(routed);
             WsMetrics.RedisErrors.Add(1, new KeyValuePair<string, object?>("operation", "lease"));

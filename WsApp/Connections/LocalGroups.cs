@@ -293,7 +293,7 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
         {
             return await store.ReadGroupLogAsync(group, afterGseq, CancellationToken.None);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             // The store is unreachable: members see the jump in gseq, which is how a client knows to resume with since.
             ConnectionLog.StoreUnavailable(logger, "group read", group, e);

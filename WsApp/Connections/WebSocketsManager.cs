@@ -229,17 +229,18 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         {
             claim = await _store.ClaimAsync(clientId, request.ResumeToken, request.LastSeq ?? 0, ServerId, http.RequestAborted);
         }
-        catch (Exception e)
+        catch (StoreUnavailableException e)
         {
             _pending.Close(window);
-            if (e is OperationCanceledException)
-            {
-                throw;
-            }
-
             ConnectionLog.StoreUnavailable(_logger, "claim", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return null;
+        }
+        catch
+        {
+            // Cancelled, or a bug (not an outage: it must not read as one): the window closes all the same.
+            _pending.Close(window);
+            throw;
         }
 
         if (claim.Status == ClaimStatus.Unauthorized)
@@ -265,19 +266,30 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
 
             groups = await PrepareGroupsAsync(claim, request);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Every failure after the claim gives it back and answers (issue 17 item 6); only a store outage is
+            // logged as one, anything else is a bug and logged so.
             _pending.Close(window);
             await ReleaseAsync(clientId, claim.Epoch);
-            if (e is OperationCanceledException)
+            if (e is StoreUnavailableException)
             {
-                // The client left: nobody to answer.
-                throw;
+                ConnectionLog.StoreUnavailable(_logger, "takeover or groups", clientId, e);
+            }
+            else
+            {
+                ConnectionLog.UnexpectedError(_logger, clientId, e);
             }
 
-            ConnectionLog.StoreUnavailable(_logger, "takeover or groups", clientId, e);
             await RefuseAsync(http, StatusCodes.Status503ServiceUnavailable, "The coordination store cannot be reached; retry later.");
             return null;
+        }
+        catch
+        {
+            // The client left: nobody to answer.
+            _pending.Close(window);
+            await ReleaseAsync(clientId, claim.Epoch);
+            throw;
         }
 
         return new Admission(clientId, claim, request, window, groups);
@@ -446,7 +458,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
             await _store.ReleaseAsync(clientId, epoch, CancellationToken.None);
             _pendingReleases.TryRemove(KeyValuePair.Create(clientId, epoch));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             ConnectionLog.StoreUnavailable(_logger, "release", clientId, e);
             _pendingReleases[clientId] = epoch;
@@ -480,7 +492,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
                     }
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (StoreUnavailableException e)
             {
                 // Still unreachable: the next restore event tries again.
                 ConnectionLog.StoreUnavailable(_logger, "reassert", connection.ClientId, e);

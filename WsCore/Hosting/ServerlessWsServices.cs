@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
@@ -21,10 +22,7 @@ public static class ServerlessWsServices
     /// </summary>
     public static bool AddServerlessWsCore(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<WsOptions>()
-            .Bind(configuration.GetSection(WsOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<WsOptions>(configuration, WsOptions.SectionName);
         services.PostConfigure<WsOptions>(options =>
         {
             if (string.IsNullOrEmpty(options.ServerId))
@@ -39,15 +37,13 @@ public static class ServerlessWsServices
         if (!redis.IsConfigured)
         {
             services.AddSingleton<InMemorySessionStore>();
-            services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
+            // Tried, not forced: a host (or a test) that registered its own store first keeps it.
+            services.TryAddSingleton<ISessionStore>(sp => sp.GetRequiredService<InMemorySessionStore>());
             services.AddSingleton<INodeBus, InMemoryNodeBus>();
             return false;
         }
 
-        services.AddOptions<RedisOptions>()
-            .Bind(configuration.GetSection(RedisOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<RedisOptions>(configuration, RedisOptions.SectionName);
         // In Azure, DefaultAzureCredential finds the app's user-assigned identity through AZURE_CLIENT_ID.
         services.TryAddSingleton<TokenCredential>(_ => new DefaultAzureCredential());
         services.AddSingleton<EntraIdRedisAuth>();
@@ -55,6 +51,8 @@ public static class ServerlessWsServices
         services.AddSingleton<RedisSessionStore>();
         services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<RedisSessionStore>());
         services.AddSingleton<INodeBus, RedisNodeBus>();
+        services.AddSingleton<ClusterRegistry>();
+        services.AddSingleton<ClusterEventFeed>();
         return true;
     }
 

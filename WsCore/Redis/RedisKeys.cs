@@ -8,7 +8,7 @@ namespace ServerlessWs.Core.Redis;
 /// runs in one slot of a Redis Cluster. Ids are already limited to <c>[A-Za-z0-9._:-]</c>, so no id can close a
 /// tag or forge another key.
 /// </summary>
-public static class RedisKeys
+internal static class RedisKeys
 {
     /// <summary>Hash <c>server, epoch, connectedAt, tokenHash, seq</c>: who owns the id. Slot of <c>{c:id}</c>; expires <c>Ws:SessionTtlSeconds</c> after release.</summary>
     public static RedisKey Owner(string clientId) => $"ws:{{c:{clientId}}}:owner";
@@ -59,19 +59,28 @@ public static class RedisKeys
     /// <summary>Stream of <c>claimed</c>, <c>released</c>, <c>takeover</c>, <c>server-down</c> events for the reconciler.</summary>
     public static readonly RedisKey Events = "ws:events";
 
+    /// <summary>SCAN pattern of every owner hash (<see cref="Owner"/>): how the index repair finds the sessions.</summary>
+    public const string OwnerPattern = "ws:{c:*}:owner";
+
+    /// <summary>The client id of an owner hash's key, or null when <paramref name="key"/> is not one.</summary>
+    public static string? ClientIdOfOwner(string key) =>
+        key.StartsWith("ws:{c:", StringComparison.Ordinal) && key.EndsWith("}:owner", StringComparison.Ordinal) && key.Length > 13
+            ? key[6..^7]
+            : null;
+
     /// <summary>Stream of events the reconciler gave up on after its retries, with the reason.</summary>
     public static readonly RedisKey DeadLetters = "ws:events:dead";
 
-    /// <summary>Marker (TTL one day) that the reconciler counted an event; makes a redelivered event count once.</summary>
-    public static RedisKey Reconciled(string eventId) => $"ws:reconciled:{eventId}";
+    /// <summary>
+    /// Sorted set of the takeover event ids the reconciler counted (score: when, Unix ms), capped to the newest
+    /// <c>ClusterRegistry.ReconciledKept</c>: makes a redelivered event count once, in one key of bounded size
+    /// whatever the takeover rate.
+    /// </summary>
+    public static readonly RedisKey Reconciled = "ws:reconciled";
 
     /// <summary>Hash of counters for the admin API and the dashboard (fields in <see cref="StatsFields"/>).</summary>
     public static readonly RedisKey Stats = "ws:stats";
 
-    /// <summary>
-    /// Channel of one server's commands (deliver, kick), payload <see cref="InboxCodec"/>. Sharded on a cluster, so
-    /// it is served by the shard of <c>{s:id}</c> and not broadcast to every node.
-    /// </summary>
     /// <summary>
     /// Channel of a group's doorbells, payload <see cref="InboxCodec"/> (a deliver of the group entry): the nodes
     /// that hold members of the group subscribe to it, so one publish reaches each such node once, whatever the
@@ -80,12 +89,16 @@ public static class RedisKeys
     public static RedisChannel GroupBell(string group, bool sharded) =>
         sharded ? RedisChannel.Sharded($"ws:{{g:{group}}}:bell") : RedisChannel.Literal($"ws:{{g:{group}}}:bell");
 
+    /// <summary>
+    /// Channel of one server's commands (deliver, kick), payload <see cref="InboxCodec"/>. Sharded on a cluster, so
+    /// it is served by the shard of <c>{s:id}</c> and not broadcast to every node.
+    /// </summary>
     public static RedisChannel Inbox(string serverId, bool sharded) =>
         sharded ? RedisChannel.Sharded($"ws:{{s:{serverId}}}:inbox") : RedisChannel.Literal($"ws:{{s:{serverId}}}:inbox");
 }
 
 /// <summary>Fields of <see cref="RedisKeys.Stats"/>.</summary>
-public static class StatsFields
+internal static class StatsFields
 {
     /// <summary>Messages appended to a recipient's log (direct, group and admin sends).</summary>
     public const string MessagesRouted = "messagesRouted";
@@ -95,4 +108,19 @@ public static class StatsFields
 
     /// <summary>Entries of dead servers released by cleanup.</summary>
     public const string StaleRemoved = "staleRemoved";
+}
+
+/// <summary>Fields of <see cref="RedisKeys.Owner"/> read outside the session scripts (which spell the same names).</summary>
+internal static class OwnerFields
+{
+    /// <summary>The server that holds the id's socket; empty once released.</summary>
+    public const string Server = "server";
+
+    public const string Epoch = "epoch";
+
+    /// <summary>When the current claim was made (Unix ms).</summary>
+    public const string ConnectedAt = "connectedAt";
+
+    /// <summary>The seq of the newest entry appended to the client's log.</summary>
+    public const string Seq = "seq";
 }

@@ -18,13 +18,13 @@ public sealed class RedisNodeBus(IConnectionMultiplexer redis, IOptions<RedisOpt
     private readonly Lazy<bool> _sharded = new(() => options.Value.ShardedPubSub ?? IsCluster(redis));
 
     public async ValueTask DeliverAsync(string serverId, string clientId, LogEntry entry, CancellationToken cancellationToken) =>
-        await redis.GetSubscriber().PublishAsync(Inbox(serverId), InboxCodec.EncodeDeliver(clientId, entry));
+        await RedisFailures.Guard(() => redis.GetSubscriber().PublishAsync(Inbox(serverId), InboxCodec.EncodeDeliver(clientId, entry)), "publish");
 
     public async ValueTask KickAsync(string serverId, string clientId, long maxEpoch, int closeCode, CancellationToken cancellationToken) =>
-        await redis.GetSubscriber().PublishAsync(Inbox(serverId), InboxCodec.EncodeKick(clientId, maxEpoch, closeCode));
+        await RedisFailures.Guard(() => redis.GetSubscriber().PublishAsync(Inbox(serverId), InboxCodec.EncodeKick(clientId, maxEpoch, closeCode)), "publish");
 
     public async ValueTask RingGroupAsync(LogEntry entry, CancellationToken cancellationToken) =>
-        await redis.GetSubscriber().PublishAsync(RedisKeys.GroupBell(entry.Group!, _sharded.Value), InboxCodec.EncodeGroupEntry(entry));
+        await RedisFailures.Guard(() => redis.GetSubscriber().PublishAsync(RedisKeys.GroupBell(entry.Group!, _sharded.Value), InboxCodec.EncodeGroupEntry(entry)), "publish");
 
     public async ValueTask<IAsyncDisposable> SubscribeGroupAsync(string group, Func<LogEntry, Task> onEntry, CancellationToken cancellationToken)
     {
@@ -74,6 +74,10 @@ public sealed class RedisNodeBus(IConnectionMultiplexer redis, IOptions<RedisOpt
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+            }
+            catch (Exception e) when (RedisFailures.IsUnavailable(e))
+            {
+                throw RedisFailures.Unavailable("subscribe", e);
             }
         }
     }

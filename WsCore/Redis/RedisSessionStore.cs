@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Sessions;
 using StackExchange.Redis;
@@ -9,13 +10,11 @@ namespace ServerlessWs.Core.Redis;
 /// <summary>
 /// The session store on Redis: one script per step, each in the client's own hash slot (see <see cref="RedisKeys"/>),
 /// so any number of nodes share one consistent view of who owns which id. Claims, takeovers and releases are also
-/// appended to <see cref="RedisKeys.Events"/> for the reconciler.
+/// appended to <see cref="RedisKeys.Events"/> for the reconciler. A Redis outage surfaces as
+/// <see cref="StoreUnavailableException"/>; any other exception is a bug.
 /// </summary>
 public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsOptions> options, TimeProvider time) : ISessionStore
 {
-    // The events stream is a feed for the reconciler, not a record: it is capped (approximately, which is cheap).
-    private const int EventsMaxLength = 100_000;
-
     private readonly WsOptions _options = options.Value;
 
     private IDatabase Db => redis.GetDatabase();
@@ -25,8 +24,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         var token = ResumeTokens.Create();
         var tokenHash = ResumeTokens.Hash(token);
         var presentedHash = resumeToken is null ? null : ResumeTokens.Hash(resumeToken);
-        var result = (RedisResult[])(await SessionScripts.Claim.EvaluateAsync(
-            Db, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs(), FirstIdAfter(replayAfterSeq)]))!;
+        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.Claim, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs(), FirstIdAfter(replayAfterSeq)]))!;
 
         var status = (int)result[0];
         if (status == 0)
@@ -46,14 +44,15 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
         // A resumed session's memberships are live again (they lapsed with its release, if it was released).
         MembershipsLapse(clientId, status == 1 ? [] : (RedisResult[])result[5]!, lapsesAtMs: null);
-        AddEvent(claim.PreviousServer is null ? "claimed" : "takeover", clientId, serverId, epoch, claim.PreviousServer);
+        AddEvent(claim.PreviousServer is { } previousServer
+            ? ClusterEvent.Takeover(clientId, serverId, epoch, previousServer)
+            : ClusterEvent.Claimed(clientId, serverId, epoch));
         return claim;
     }
 
     public async ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken)
     {
-        var released = await SessionScripts.Release.EvaluateAsync(
-            Db, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]);
+        var released = await EvaluateAsync(SessionScripts.Release, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]);
         if (released.IsNull)
         {
             return false;
@@ -61,7 +60,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
         var result = (RedisResult[])released!;
         MembershipsLapse(clientId, (RedisResult[])result[1]!, NowMs() + (_options.SessionTtlSeconds * 1000L));
-        AddEvent("released", clientId, (string?)result[0], epoch, null);
+        AddEvent(ClusterEvent.Released(clientId, (string)result[0]!, epoch));
         return true;
     }
 
@@ -71,8 +70,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     /// </summary>
     public async ValueTask<long?> ReleaseIfOwnedByAsync(string clientId, string serverId, CancellationToken cancellationToken)
     {
-        var released = await SessionScripts.ReleaseIfOwnedBy.EvaluateAsync(
-            Db, ClientKeys(clientId), [serverId, _options.SessionTtlSeconds * 1000L]);
+        var released = await EvaluateAsync(SessionScripts.ReleaseIfOwnedBy, ClientKeys(clientId), [serverId, _options.SessionTtlSeconds * 1000L]);
         if (released.IsNull)
         {
             return null;
@@ -86,9 +84,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     public async ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken)
     {
         var now = NowMs();
-        var result = (RedisResult[])(await SessionScripts.Append.EvaluateAsync(
-            Db,
-            ClientKeys(clientId),
+        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.Append, ClientKeys(clientId),
             [message.From, message.Data, now, _options.LogMaxMessages]))!;
 
         var state = (int)result[0];
@@ -105,8 +101,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     public async ValueTask<LogRead> ReadLogAsync(string clientId, long afterSeq, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await SessionScripts.Read.EvaluateAsync(
-            Db, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [FirstIdAfter(afterSeq)]))!;
+        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.Read, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [FirstIdAfter(afterSeq)]))!;
         return new LogRead(ParseEntries((RedisResult[])result[2]!, group: null), (long)result[0], (long)result[1]);
     }
 
@@ -115,17 +110,17 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         // The client's own set (its slot) is the truth that resumes read; the group's member set (another slot)
         // is what a group send counts. The client's set is written first: a member is never in the group's set
         // without being in its own.
-        var joined = (int)await SessionScripts.Join.EvaluateAsync(Db, ClientKeys(clientId), [group, _options.MaxGroupsPerClient]);
+        var joined = (int)await EvaluateAsync(SessionScripts.Join, ClientKeys(clientId), [group, _options.MaxGroupsPerClient]);
         if (joined != 1)
         {
             return new GroupJoin(joined == 0 ? GroupJoinStatus.UnknownClient : GroupJoinStatus.TooManyGroups, 0);
         }
 
-        var gseq = (long)await SessionScripts.GroupJoin.EvaluateAsync(Db, GroupKeys(group), [clientId, NowMs(), _options.MaxMembersPerGroup]);
+        var gseq = (long)await EvaluateAsync(SessionScripts.GroupJoin, GroupKeys(group), [clientId, NowMs(), _options.MaxMembersPerGroup]);
         if (gseq < 0)
         {
             // The group is full: the client's own set gives the group back, so nothing changed.
-            await Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group);
+            await RedisFailures.Guard(() => Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group), "join");
             return new GroupJoin(GroupJoinStatus.GroupFull, 0);
         }
 
@@ -134,16 +129,14 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     public async ValueTask LeaveAsync(string clientId, string group, CancellationToken cancellationToken)
     {
-        await Db.SortedSetRemoveAsync(RedisKeys.GroupMembers(group), clientId);
-        await Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group);
+        await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.GroupMembers(group), clientId), "leave");
+        await RedisFailures.Guard(() => Db.SetRemoveAsync(RedisKeys.ClientGroups(clientId), group), "leave");
     }
 
     public async ValueTask<GroupAppendResult> AppendToGroupAsync(string group, OutboundMessage message, CancellationToken cancellationToken)
     {
         var now = NowMs();
-        var result = (RedisResult[])(await SessionScripts.GroupAppend.EvaluateAsync(
-            Db,
-            GroupKeys(group),
+        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.GroupAppend, GroupKeys(group),
             [message.From, message.Data, now, _options.LogMaxMessages, _options.LogMaxAgeSeconds * 1000L, group == Protocol.Groups.Broadcast ? "1" : "0"]))!;
         if (result.Length == 1)
         {
@@ -155,21 +148,27 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
 
     public async ValueTask<GroupLogRead> ReadGroupLogAsync(string group, long afterGseq, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await SessionScripts.GroupRead.EvaluateAsync(
-            Db, [RedisKeys.GroupSeq(group), RedisKeys.GroupLog(group)], [FirstIdAfter(afterGseq)]))!;
+        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.GroupRead, [RedisKeys.GroupSeq(group), RedisKeys.GroupLog(group)], [FirstIdAfter(afterGseq)]))!;
         return new GroupLogRead(ParseEntries((RedisResult[])result[1]!, group), (long)result[0]);
     }
 
     public async ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken)
     {
-        var outcome = (int)await SessionScripts.Reassert.EvaluateAsync(
-            Db, ClientKeys(clientId), [serverId, epoch, tokenHash, NowMs()]);
+        var outcome = (int)await EvaluateAsync(SessionScripts.Reassert, ClientKeys(clientId), [serverId, epoch, tokenHash, NowMs()]);
+        if ((ReassertOutcome)outcome != ReassertOutcome.Lost)
+        {
+            // The indexes are kept from events: a re-assert says claimed again, so a store that came back empty (or
+            // lost the claim's own event while away) lists the socket again within one reconcile pass.
+            AddEvent(ClusterEvent.Claimed(clientId, serverId, epoch));
+        }
+
         return (ReassertOutcome)outcome;
     }
 
     public async ValueTask<SessionInfo?> GetSessionAsync(string clientId, CancellationToken cancellationToken)
     {
-        var fields = await Db.HashGetAsync(RedisKeys.Owner(clientId), ["server", "epoch", "connectedAt", "seq"]);
+        var fields = await RedisFailures.Guard(() =>
+            Db.HashGetAsync(RedisKeys.Owner(clientId), [OwnerFields.Server, OwnerFields.Epoch, OwnerFields.ConnectedAt, OwnerFields.Seq]), "session");
         if (fields[1].IsNull)
         {
             return null;
@@ -247,14 +246,23 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         return new LogEntry(seq, from, group, data, appendedAt);
     }
 
-    private void AddEvent(string type, string clientId, string? serverId, long epoch, string? previousServer)
+    private void AddEvent(ClusterEvent e)
     {
-        // Fire and forget: the reconciler repairs what a lost event leaves (the registry is the truth, not the feed).
-        NameValueEntry[] fields = previousServer is null
-            ? [new("type", type), new("clientId", clientId), new("server", serverId ?? string.Empty), new("epoch", epoch)]
-            : [new("type", type), new("clientId", clientId), new("server", serverId ?? string.Empty), new("epoch", epoch), new("previous", previousServer)];
-        Db.StreamAdd(RedisKeys.Events, fields, maxLength: EventsMaxLength, useApproximateMaxLength: true, flags: CommandFlags.FireAndForget);
+        try
+        {
+            ClusterEventCodec.AppendFireAndForget(Db, e);
+        }
+        catch (Exception failure) when (RedisFailures.IsUnavailable(failure))
+        {
+            // Fire and forget, and never the step's failure: the claim (or release) it reports has happened. With no
+            // connection the append fails at once; cleanup's index repair mends what a lost event leaves (the owner
+            // hash is the truth, not the feed).
+        }
     }
+
+    /// <summary>Runs a session script, turning an outage into <see cref="StoreUnavailableException"/>.</summary>
+    private Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] values) =>
+        RedisFailures.Guard(() => script.EvaluateAsync(Db, keys, values), "session");
 
     private long NowMs() => time.GetUtcNow().ToUnixTimeMilliseconds();
 }

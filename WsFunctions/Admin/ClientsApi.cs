@@ -1,16 +1,15 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Protocol;
-using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
 using ServerlessWs.Core.Sessions;
-using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Admin;
 
 /// <summary>Admin routes on clients: look one up, list them page by page, close one (docs/protocol.md §6).</summary>
-public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store, INodeBus bus)
+public sealed class ClientsApi(ClusterRegistry registry, ISessionStore store, INodeBus bus)
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
@@ -57,17 +56,9 @@ public sealed class ClientsApi(IConnectionMultiplexer redis, ISessionStore store
             return Problems.BadRequest($"limit must be a whole number from 1 to {MaxLimit}.");
         }
 
-        var db = redis.GetDatabase();
-        var index = server.Length > 0 ? RedisKeys.ServerClients(server) : RedisKeys.Clients;
-        var ids = await db.SortedSetRangeByValueAsync(
-            index,
-            min: cursor.Length > 0 ? cursor : default(RedisValue),
-            exclude: cursor.Length > 0 ? Exclude.Start : Exclude.None,
-            take: limit + 1);
-        var page = ids.Take(limit).Select(id => (string)id!).ToArray();
-        var owners = await Task.WhenAll(page.Select(id => db.HashGetAsync(RedisKeys.Owner(id), "server")));
-        var items = page.Select((id, i) => new ClientListItem(id, string.IsNullOrEmpty(owners[i]) ? null : (string?)owners[i])).ToArray();
-        return new OkObjectResult(new ClientPage(items, ids.Length > limit ? page[^1] : null));
+        var page = await registry.ListClientsAsync(server, cursor, limit);
+        var items = page.Items.Select(c => new ClientListItem(c.ClientId, c.Server)).ToArray();
+        return new OkObjectResult(new ClientPage(items, page.More ? items[^1].ClientId : null));
     }
 
     /// <summary>Closes the client's socket with 4001, on whatever node holds it.</summary>

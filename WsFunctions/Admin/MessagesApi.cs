@@ -3,11 +3,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Protocol;
-using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
-using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Admin;
 
@@ -15,7 +14,7 @@ namespace ServerlessWs.Functions.Admin;
 /// Admin sends (docs/protocol.md §6): the body is the JSON <c>data</c>, sent from <c>admin</c> through the same router
 /// as client sends, so it is logged before delivery and replayed on resume like any message.
 /// </summary>
-public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter router, IOptions<WsOptions> options)
+public sealed class MessagesApi(ClusterRegistry registry, MessageRouter router, IOptions<WsOptions> options)
 {
     public const string AdminSender = Identifiers.AdminSender;
 
@@ -53,7 +52,7 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
         }
 
         await router.SendToGroupAsync(AdminSender, Groups.Broadcast, data, request.HttpContext.RequestAborted);
-        var recipients = await redis.GetDatabase().SortedSetLengthAsync(RedisKeys.Clients);
+        var recipients = await registry.ConnectedCountAsync();
         await FlushCountAsync();
         return new AcceptedResult(location: null, new SendResult(AckStatus.Delivered, recipients));
     }
@@ -117,8 +116,7 @@ public sealed class MessagesApi(IConnectionMultiplexer redis, MessageRouter rout
         return (data, null);
     }
 
-    private async Task FlushCountAsync() =>
-        await redis.GetDatabase().HashIncrementAsync(RedisKeys.Stats, StatsFields.MessagesRouted, router.TakeAppendedCount());
+    private Task FlushCountAsync() => registry.AddMessagesRoutedAsync(router.TakeAppendedCount());
 
     private static ObjectResult TooLarge(int limit) =>
         Problems.Of(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"The body may be at most {limit} bytes.");

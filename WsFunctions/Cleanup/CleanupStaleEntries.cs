@@ -1,86 +1,49 @@
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
-using ServerlessWs.Core.Redis;
+using Microsoft.Extensions.Options;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Telemetry;
-using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Cleanup;
 
 /// <summary>
 /// Finds servers whose lease expired (crashed, or cut off) and releases what they still own, each entry only
-/// while that server still owns it, so a client that already reconnected elsewhere is never touched. Then drops
-/// the server's index and its <c>ws:servers</c> entry and says <c>server-down</c>. Also prunes the connected-clients
-/// index of ids that are no longer connected (their sessions expire in Redis by TTL).
+/// while that server still owns it, so a client that already reconnected elsewhere is never touched; the registry
+/// then drops the server's index and its <c>ws:servers</c> entry and says <c>server-down</c>. Then mends the
+/// connected-client indexes both ways: re-adds connected sessions they miss (a lost event, a store that restarted
+/// empty) and prunes ids no longer connected (their sessions expire in Redis by TTL).
 /// </summary>
-public sealed partial class CleanupStaleEntries(IConnectionMultiplexer redis, RedisSessionStore store, ILogger<CleanupStaleEntries> logger)
+public sealed partial class CleanupStaleEntries(ClusterRegistry registry, IOptions<CleanupOptions> options, ILogger<CleanupStaleEntries> logger)
 {
-    // Ids checked per run when pruning the connected-clients index; a large fleet is pruned over several runs.
-    private const int PruneBatch = 1000;
-
     [Function(nameof(CleanupStaleEntries))]
     public async Task Run([TimerTrigger("%Cleanup:Schedule%")] TimerInfo timer, CancellationToken cancellationToken) =>
         await RunOnceAsync(cancellationToken);
 
-    /// <summary>One cleanup pass; returns what it removed.</summary>
+    /// <summary>One cleanup pass; returns what it changed.</summary>
     public async Task<CleanupReport> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var db = redis.GetDatabase();
-        var deadServers = new List<string>();
+        // Repaired first: a session the dead server's index missed is then released with the others.
+        var repaired = await registry.RepairIndexesAsync(options.Value.RepairKeysPerRun);
+        var deadServers = await registry.DeadServersAsync();
         var released = 0;
-        foreach (var server in await db.SortedSetRangeByRankAsync(RedisKeys.Servers))
+        foreach (var serverId in deadServers)
         {
-            var serverId = (string)server!;
-            if (await db.KeyExistsAsync(RedisKeys.Lease(serverId)))
-            {
-                continue;
-            }
-
-            var releasedHere = 0;
-            foreach (var client in await db.SortedSetRangeByRankAsync(RedisKeys.ServerClients(serverId)))
-            {
-                if (await store.ReleaseIfOwnedByAsync((string)client!, serverId, cancellationToken) is not null)
-                {
-                    await db.SortedSetRemoveAsync(RedisKeys.Clients, client);
-                    releasedHere++;
-                }
-            }
-
+            var releasedHere = await registry.ReleaseDeadServerAsync(serverId, cancellationToken);
             released += releasedHere;
-            await db.StreamAddAsync(RedisKeys.Events, [new("type", "server-down"), new("server", serverId)]);
-            await db.KeyDeleteAsync(RedisKeys.ServerClients(serverId));
-            await db.SortedSetRemoveAsync(RedisKeys.Servers, serverId);
-            deadServers.Add(serverId);
             ServerDown(logger, serverId, releasedHere);
         }
 
         if (released > 0)
         {
-            await db.HashIncrementAsync(RedisKeys.Stats, StatsFields.StaleRemoved, released);
             WsMetrics.CleanupRemoved.Add(released);
         }
 
-        return new CleanupReport(deadServers, released, await PruneClientIndexAsync(db));
-    }
-
-    private static async Task<int> PruneClientIndexAsync(IDatabase db)
-    {
-        var pruned = 0;
-        var ids = await db.SortedSetRangeByRankAsync(RedisKeys.Clients, 0, PruneBatch - 1);
-        var owners = await Task.WhenAll(ids.Select(id => db.HashGetAsync(RedisKeys.Owner((string)id!), "server")));
-        for (var i = 0; i < ids.Length; i++)
-        {
-            if (string.IsNullOrEmpty((string?)owners[i]) && await db.SortedSetRemoveAsync(RedisKeys.Clients, ids[i]))
-            {
-                pruned++;
-            }
-        }
-
-        return pruned;
+        return new CleanupReport(deadServers, released, await registry.PruneClientIndexAsync(), repaired);
     }
 
     [LoggerMessage(3100, LogLevel.Information, "Server {ServerId} is down (lease expired); {Released} of its entries released")]
     private static partial void ServerDown(ILogger logger, string serverId, int released);
 }
 
-/// <summary>What one cleanup pass did.</summary>
-public sealed record CleanupReport(IReadOnlyList<string> DeadServers, int Released, int Pruned);
+/// <summary>What one cleanup pass did: servers found dead, entries released, index entries pruned and re-added.</summary>
+public sealed record CleanupReport(IReadOnlyList<string> DeadServers, int Released, int Pruned, int Repaired = 0);

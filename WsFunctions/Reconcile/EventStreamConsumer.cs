@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ServerlessWs.Core.Redis;
+using ServerlessWs.Core.Cluster;
+using ServerlessWs.Core.Sessions;
 using ServerlessWs.Core.Telemetry;
-using StackExchange.Redis;
 
 namespace ServerlessWs.Functions.Reconcile;
 
@@ -15,7 +15,7 @@ namespace ServerlessWs.Functions.Reconcile;
 /// <c>ws:events:dead</c>. It runs for the life of the worker, which is a plain .NET host.
 /// </summary>
 public sealed partial class EventStreamConsumer(
-    IConnectionMultiplexer redis,
+    ClusterEventFeed feed,
     ReconcileOwnership reconcile,
     IOptions<ReconcileOptions> options,
     TimeProvider time,
@@ -23,10 +23,6 @@ public sealed partial class EventStreamConsumer(
 {
     private readonly ReconcileOptions _options = options.Value;
     private readonly string _consumer = string.IsNullOrEmpty(options.Value.ConsumerName) ? Environment.MachineName : options.Value.ConsumerName;
-
-    private bool _groupReady;
-
-    private IDatabase Db => redis.GetDatabase();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -37,10 +33,8 @@ public sealed partial class EventStreamConsumer(
             {
                 handled = await RunOnceAsync();
             }
-            catch (RedisException e)
+            catch (StoreUnavailableException e)
             {
-                // NOGROUP after the stream was lost (a Redis restart without persistence): create it again.
-                _groupReady = false;
                 ConsumerFailed(logger, e);
             }
 
@@ -54,17 +48,13 @@ public sealed partial class EventStreamConsumer(
     /// <summary>One pass: entries due for another attempt first, then new ones. Returns how many were handled.</summary>
     public async Task<int> RunOnceAsync()
     {
-        await EnsureGroupAsync();
         var handled = 0;
-        var retries = await Db.StreamAutoClaimAsync(
-            RedisKeys.Events, ReconcileOptions.Group, _consumer, (long)TimeSpan.FromSeconds(_options.ClaimIdleSeconds).TotalMilliseconds, "0-0", _options.BatchSize);
-        foreach (var entry in retries.ClaimedEntries.Where(e => !e.IsNull))
+        foreach (var entry in await feed.ClaimIdleAsync(_consumer, TimeSpan.FromSeconds(_options.ClaimIdleSeconds), _options.BatchSize))
         {
             handled += await HandleAsync(entry, retry: true) ? 1 : 0;
         }
 
-        var fresh = await Db.StreamReadGroupAsync(RedisKeys.Events, ReconcileOptions.Group, _consumer, StreamPosition.NewMessages, _options.BatchSize);
-        foreach (var entry in fresh)
+        foreach (var entry in await feed.ReadNewAsync(_consumer, _options.BatchSize))
         {
             handled += await HandleAsync(entry, retry: false) ? 1 : 0;
         }
@@ -72,73 +62,48 @@ public sealed partial class EventStreamConsumer(
         return handled;
     }
 
-    private async Task<bool> HandleAsync(StreamEntry entry, bool retry)
+    private async Task<bool> HandleAsync(ReceivedEvent entry, bool retry)
     {
-        var type = new KeyValuePair<string, object?>("type", (string?)entry["type"] ?? "?");
-        if (retry && await DeliveriesAsync(entry.Id) > _options.MaxAttempts)
+        var type = new KeyValuePair<string, object?>("type", entry.TypeName);
+        if (entry.Event is null)
         {
-            await DeadLetterAsync(entry, $"failed {_options.MaxAttempts} times");
+            // No attempt can make an unreadable record readable: parked at once.
+            await feed.DeadLetterAsync(entry, "not a valid ownership event");
+            DeadLettered(logger, entry.Id, "not a valid ownership event");
+            WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "dead"));
+            return true;
+        }
+
+        if (retry && await feed.DeliveriesAsync(entry.Id) > _options.MaxAttempts)
+        {
+            await feed.DeadLetterAsync(entry, $"failed {_options.MaxAttempts} times");
+            DeadLettered(logger, entry.Id, $"failed {_options.MaxAttempts} times");
             WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "dead"));
             return true;
         }
 
         try
         {
-            await reconcile.HandleAsync(entry);
-            await Db.StreamAcknowledgeAsync(RedisKeys.Events, ReconcileOptions.Group, entry.Id);
+            await reconcile.HandleAsync(entry.Id, entry.Event);
+            await feed.AcknowledgeAsync(entry.Id);
             WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "ok"));
-            WsMetrics.ReconcileLag.Record(LagMilliseconds(entry.Id));
+            WsMetrics.ReconcileLag.Record(Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - entry.AppendedAtMs));
             return true;
         }
-        catch (Exception e) when (e is FormatException or RedisException or InvalidCastException)
+        catch (StoreUnavailableException e)
         {
             // Left pending: claimed again after the idle time, until it succeeds or is parked.
-            HandlingFailed(logger, entry.Id!, e);
+            HandlingFailed(logger, entry.Id, e);
             WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "retry"));
             return false;
         }
-    }
-
-    /// <summary>How long ago the entry was appended: a stream id starts with its append time in Unix ms.</summary>
-    private double LagMilliseconds(RedisValue id)
-    {
-        var text = (string)id!;
-        var appendedMs = long.Parse(text.AsSpan(0, text.IndexOf('-', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
-        return Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - appendedMs);
-    }
-
-    private async Task<long> DeliveriesAsync(RedisValue id)
-    {
-        var pending = await Db.StreamPendingMessagesAsync(RedisKeys.Events, ReconcileOptions.Group, 1, RedisValue.Null, id, id);
-        return pending.Length == 0 ? 0 : pending[0].DeliveryCount;
-    }
-
-    private async Task DeadLetterAsync(StreamEntry entry, string reason)
-    {
-        NameValueEntry[] fields = [new("id", entry.Id), new("reason", reason), .. entry.Values];
-        await Db.StreamAddAsync(RedisKeys.DeadLetters, fields);
-        await Db.StreamAcknowledgeAsync(RedisKeys.Events, ReconcileOptions.Group, entry.Id);
-        DeadLettered(logger, entry.Id!, reason);
-    }
-
-    private async Task EnsureGroupAsync()
-    {
-        if (_groupReady)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            return;
+            // A bug, not an outage: the entry is retried like one, then parked, and the consumer goes on.
+            HandlingBroke(logger, entry.Id, e);
+            WsMetrics.ReconcileEvents.Add(1, type, new("outcome", "error"));
+            return false;
         }
-
-        try
-        {
-            // From the start of the stream: events written before this app first ran are reconciled too.
-            await Db.StreamCreateConsumerGroupAsync(RedisKeys.Events, ReconcileOptions.Group, "0-0", createStream: true);
-        }
-        catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
-        {
-            // Already there.
-        }
-
-        _groupReady = true;
     }
 
     private async Task Delay(TimeSpan delay, CancellationToken stoppingToken)
@@ -158,6 +123,9 @@ public sealed partial class EventStreamConsumer(
 
     [LoggerMessage(3001, LogLevel.Warning, "Event {EventId} could not be reconciled; it will be retried")]
     private static partial void HandlingFailed(ILogger logger, string eventId, Exception exception);
+
+    [LoggerMessage(3003, LogLevel.Error, "Event {EventId} broke its handler; it will be retried, then parked")]
+    private static partial void HandlingBroke(ILogger logger, string eventId, Exception exception);
 
     [LoggerMessage(3002, LogLevel.Error, "Event {EventId} parked in ws:events:dead: {Reason}")]
     private static partial void DeadLettered(ILogger logger, string eventId, string reason);

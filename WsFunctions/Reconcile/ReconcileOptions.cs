@@ -8,7 +8,7 @@ public sealed class ReconcileOptions
     public const string SectionName = "Reconcile";
 
     /// <summary>The consumer group on <c>ws:events</c>.</summary>
-    public const string Group = "reconciler";
+    public const string Group = Core.Cluster.ClusterEventFeed.Group;
 
     /// <summary>Entries read per batch.</summary>
     [Range(1, 1000, ErrorMessage = "Reconcile:BatchSize must be between 1 and 1000.")]

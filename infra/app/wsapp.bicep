@@ -58,6 +58,9 @@ param jwtAudience string
 @description('A client token\'s subject must equal its clientId (Auth:BindClientIdToSubject).')
 param bindClientIdToSubject bool
 
+@description('The per-session Ws settings (Ws__SessionTtlSeconds, ...), the same list for both apps (see main.bicep).')
+param sessionPolicyEnv array
+
 // The port WsApp listens on (WsApp/Dockerfile: ASPNETCORE_HTTP_PORTS), the ingress target and every probe's port.
 var port = 8080
 
@@ -160,6 +163,7 @@ resource wsapp 'Microsoft.App/containerApps@2026-07-01' = {
               // For the placeholder image only (WsApp ignores it): it listens on $PORT.
               { name: 'PORT', value: string(port) }
             ],
+            sessionPolicyEnv,
             authEnv,
             originEnv
           )

@@ -39,6 +39,9 @@ param cleanupSchedule string = '*/15 * * * * *'
 @description('Address ranges (CIDR) allowed to reach the admin API; empty allows any address (function keys still apply).')
 param adminAllowedIpRanges array
 
+@description('The per-session Ws settings (Ws__SessionTtlSeconds, ...), the same list for both apps (see main.bicep).')
+param sessionPolicyEnv array
+
 // The port the Functions host listens on in its base image (ASPNETCORE_URLS=http://+:80; WsFunctions/Dockerfile
 // keeps it). The host runs as the base image's user (root): it writes
 // its key secrets under /azure-functions-host/Secrets, which an unprivileged user cannot.
@@ -97,7 +100,7 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
           name: 'wsfunctions'
           image: placeholder ? placeholderImage : current.outputs.containers[?0].?image
           resources: { cpu: json('0.5'), memory: '1Gi' }
-          env: [
+          env: concat([
             { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
             { name: 'AzureFunctionsWebHost__hostid', value: hostId }
             { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
@@ -109,7 +112,7 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
             { name: 'AzureMonitor__UseEntraId', value: 'true' }
             { name: 'Cleanup__Schedule', value: cleanupSchedule }
-          ]
+          ], sessionPolicyEnv)
           // No probes of our own: the platform's default TCP probes on the target port serve both the placeholder
           // and the Functions host, which has no health route of its own that an anonymous probe could call.
         }

@@ -85,6 +85,25 @@ public sealed class CleanupTests
         Assert.Null(await f.Db.SortedSetScoreAsync(RedisKeys.Clients, "gone"));
     }
 
+    /// <summary>
+    /// Regression (issue 17 item 9): the prune only ever examined the first 1,000 ids of ws:clients, so stale entries
+    /// past them were never removed. Every id is examined, a page at a time.
+    /// </summary>
+    [Fact]
+    public async Task ThePruneExaminesEveryIdOfTheConnectedIndexNotJustTheFirstThousand()
+    {
+        await using var f = await FunctionsHarness.StartAsync();
+        // 2,500 ids whose sessions are gone, and one connected id ordered after all of them.
+        await f.Db.SortedSetAddAsync(RedisKeys.Clients, [.. Enumerable.Range(0, 2500).Select(i => new StackExchange.Redis.SortedSetEntry($"gone-{i:D4}", 0))]);
+        await f.Store.ClaimAsync("zz-live", null, 0, "s1", None);
+        await f.Db.SortedSetAddAsync(RedisKeys.Clients, "zz-live", 0);
+
+        var report = await f.Cleanup.RunOnceAsync(None);
+
+        Assert.Equal(2500, report.Pruned);
+        Assert.Equal(["zz-live"], (await f.Db.SortedSetRangeByRankAsync(RedisKeys.Clients)).Select(v => (string)v!));
+    }
+
     /// <summary>Server <c>crashed</c> claims the ids, is listed in ws:servers, is reconciled, and has no lease.</summary>
     private static async Task<Dictionary<string, string>> CrashedServerOwnsAsync(FunctionsHarness f, params string[] ids)
     {

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
@@ -13,29 +15,49 @@ using StackExchange.Redis;
 namespace ServerlessWs.Functions.Tests;
 
 /// <summary>
-/// The function classes built the way the worker builds them (constructor injection), on a real redis-server,
-/// and called directly, as Microsoft documents for testing isolated-worker functions.
+/// The function classes built the way the worker builds them (its DI graph from <see cref="WsFunctionsHost"/>,
+/// constructor injection), on a real redis-server, and called directly, as Microsoft documents for testing
+/// isolated-worker functions.
 /// </summary>
 public sealed class FunctionsHarness : IAsyncDisposable
 {
     private readonly bool _ownsRedis;
 
-    private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile)
+    private readonly IHost _host;
+
+    private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile, CleanupOptions? cleanup = null)
     {
         Redis = redis;
         _ownsRedis = ownsRedis;
         Client = client;
-        var wsOptions = Options.Create(ws);
-        Store = new RedisSessionStore(client, wsOptions, TimeProvider.System);
-        Bus = new RedisNodeBus(client, Options.Create(new RedisOptions()), NullLogger<RedisNodeBus>.Instance);
-        var router = new MessageRouter(Store, Bus);
-        Reconcile = new ReconcileOwnership(client, Bus);
-        Consumer = new EventStreamConsumer(client, Reconcile, Options.Create(reconcile), TimeProvider.System, NullLogger<EventStreamConsumer>.Instance);
-        Cleanup = new CleanupStaleEntries(client, Store, NullLogger<CleanupStaleEntries>.Instance);
-        Clients = new ClientsApi(client, Store, Bus);
-        Messages = new MessagesApi(client, router, wsOptions);
-        Fleet = new FleetApi(client, TimeProvider.System);
+        // The worker's own DI graph and options binding (WsFunctionsHost, as Program.cs builds it), not started: the
+        // options of a test go in as configuration, as an operator's would.
+        _host = WsFunctionsHost.Build([], builder => builder.Configuration.AddInMemoryCollection(
+        [
+            new("Redis:ConnectionString", redis.ConnectionString),
+            .. Settings(WsOptions.SectionName, ws),
+            .. Settings(ReconcileOptions.SectionName, reconcile),
+            .. Settings(CleanupOptions.SectionName, cleanup ?? new CleanupOptions()),
+        ]));
+        var services = _host.Services;
+        Store = services.GetRequiredService<RedisSessionStore>();
+        Bus = (RedisNodeBus)services.GetRequiredService<INodeBus>();
+        Registry = services.GetRequiredService<ClusterRegistry>();
+        Feed = services.GetRequiredService<ClusterEventFeed>();
+        Reconcile = services.GetRequiredService<ReconcileOwnership>();
+        // Function classes and the consumer as the worker activates them.
+        Consumer = ActivatorUtilities.CreateInstance<EventStreamConsumer>(services);
+        Cleanup = ActivatorUtilities.CreateInstance<CleanupStaleEntries>(services);
+        Clients = ActivatorUtilities.CreateInstance<ClientsApi>(services);
+        Messages = ActivatorUtilities.CreateInstance<MessagesApi>(services);
+        Fleet = ActivatorUtilities.CreateInstance<FleetApi>(services);
     }
+
+    /// <summary>The scalar properties of an options object as configuration of <paramref name="section"/>.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Settings(string section, object options) =>
+        from property in options.GetType().GetProperties()
+        where property.CanWrite && (property.PropertyType.IsPrimitive || property.PropertyType == typeof(string))
+        select KeyValuePair.Create($"{section}:{property.Name}", Convert.ToString(property.GetValue(options), System.Globalization.CultureInfo.InvariantCulture));
 
     public RedisServer Redis { get; }
 
@@ -46,6 +68,10 @@ public sealed class FunctionsHarness : IAsyncDisposable
     public RedisSessionStore Store { get; }
 
     public RedisNodeBus Bus { get; }
+
+    public ClusterRegistry Registry { get; }
+
+    public ClusterEventFeed Feed { get; }
 
     public ReconcileOwnership Reconcile { get; }
 
@@ -59,10 +85,19 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     public FleetApi Fleet { get; }
 
-    public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null)
+    public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null, CleanupOptions? cleanup = null)
     {
         var redis = await RedisServer.StartAsync();
-        return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
+        try
+        {
+            return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, cleanup);
+        }
+        catch
+        {
+            // Options a test got wrong fail here: the server must not outlive the test.
+            await redis.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The functions on a redis-server that the caller started and stops.</summary>
@@ -94,6 +129,7 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _host.Dispose();
         await Client.DisposeAsync();
         if (_ownsRedis)
         {

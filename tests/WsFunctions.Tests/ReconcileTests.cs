@@ -1,3 +1,4 @@
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Functions.Reconcile;
 using StackExchange.Redis;
@@ -83,15 +84,37 @@ public sealed class ReconcileTests
         await f.ReconcileAllAsync();
         var events = await f.Db.StreamRangeAsync(RedisKeys.Events);
 
-        foreach (var entry in events)
+        foreach (var entry in events.Select(ClusterEventCodec.Read))
         {
-            await f.Reconcile.HandleAsync(entry);
+            await f.Reconcile.HandleAsync(entry.Id, entry.Event!);
         }
 
         Assert.Equal(1, (long)await f.Db.HashGetAsync(RedisKeys.Stats, StatsFields.Takeovers));
         Assert.Equal(["alice"], (await f.Db.SortedSetRangeByRankAsync(RedisKeys.ServerClients("s2"))).Select(v => (string)v!));
         Assert.Equal(0, await f.Db.SortedSetLengthAsync(RedisKeys.ServerClients("s1")));
         Assert.Equal(1, await f.Db.SortedSetLengthAsync(RedisKeys.Clients));
+    }
+
+    /// <summary>
+    /// Regression (issue 17 item 8): every takeover left a <c>ws:reconciled:&lt;eventId&gt;</c> key for a day, and a client
+    /// can take itself over on every connect, so one client could grow Redis without bound. Counting once now keeps
+    /// the ids in one capped key.
+    /// </summary>
+    [Fact]
+    public async Task ManyTakeoversAreCountedOnceEachInOneBoundedKeyNotOneKeyPerTakeover()
+    {
+        await using var f = await FunctionsHarness.StartAsync();
+        var claim = await f.Store.ClaimAsync("alice", null, 0, "s0", None);
+        for (var i = 1; i <= 200; i++)
+        {
+            claim = await f.Store.ClaimAsync("alice", claim.ResumeToken, 0, $"s{i % 2}", None);
+        }
+
+        await f.ReconcileAllAsync();
+
+        Assert.Equal(200, (long)await f.Db.HashGetAsync(RedisKeys.Stats, StatsFields.Takeovers));
+        var markers = f.Client.GetServers().Single().Keys(pattern: "ws:reconciled*").ToArray();
+        Assert.True(markers.Length <= 1, $"{markers.Length} marker keys");
     }
 
     [Fact]

@@ -1,0 +1,24 @@
+using System.Reflection;
+using ServerlessWs.Core.Redis;
+
+namespace ServerlessWs.Core.Tests.Redis;
+
+/// <summary>The session scripts: one embedded Lua file each, each opening with what it takes and answers.</summary>
+public sealed class SessionScriptsTests
+{
+    public static TheoryData<string> Scripts() =>
+        [.. typeof(SessionScripts).GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => f.Name)];
+
+    [Theory]
+    [MemberData(nameof(Scripts))]
+    public void EveryScriptIsEmbeddedAndOpensWithItsKeysArgumentsAndReply(string name)
+    {
+        var script = (RedisScript)typeof(SessionScripts).GetField(name)!.GetValue(null)!;
+        var header = string.Join('\n', script.Text.Split('\n').TakeWhile(line => line.StartsWith("--", StringComparison.Ordinal)));
+
+        Assert.StartsWith($"-- {name}\n", header, StringComparison.Ordinal);
+        Assert.Contains("KEYS", header, StringComparison.Ordinal);
+        Assert.Contains("ARGV", header, StringComparison.Ordinal);
+        Assert.Contains("eturn", header, StringComparison.Ordinal);
+    }
+}
