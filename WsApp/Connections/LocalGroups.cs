@@ -37,8 +37,23 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
         }
     }
 
+    private LocalGroup? _broadcast;
+
     /// <summary>Starts hearing the broadcast group, for as long as the node runs.</summary>
-    public Task StartAsync() => AcquireAsync(Groups.Broadcast);
+    public async Task StartAsync()
+    {
+        await AcquireAsync(Groups.Broadcast);
+        lock (_gate)
+        {
+            _broadcast = _groups[Groups.Broadcast];
+        }
+    }
+
+    /// <summary>
+    /// The gseq the node has delivered the broadcast group up to: where a connect that names no position in it starts.
+    /// The node holds the group for its life, so a connect takes no reference to it.
+    /// </summary>
+    public long BroadcastPosition => Volatile.Read(ref _broadcast!.Last);
 
     /// <summary>
     /// Takes a reference to <paramref name="group"/>, subscribing the node when it is the first, and returns once the
@@ -77,7 +92,7 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
     /// caller acquired), owed every message after <paramref name="position"/>. What the node delivered past that
     /// position before the member was added is read back from the group's log for this member.
     /// </summary>
-    public void Attach(string group, ClientConnection connection, long position)
+    public void Attach(string group, ClientConnection connection, long position, bool referenced = true)
     {
         LocalGroup? local;
         lock (_gate)
@@ -108,7 +123,7 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
             connection.CatchUpGroup(group, delivered);
         }
 
-        if (group == Groups.Broadcast)
+        if (group == Groups.Broadcast && referenced)
         {
             // Not a member set's entry: the node's own reference keeps the broadcast group for its life.
             Release(group);

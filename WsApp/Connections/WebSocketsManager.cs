@@ -60,7 +60,8 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         _bus = bus;
         _options = options.Value;
         _logger = logger;
-        _groups = new LocalGroups(store, bus, () => _connections.Values, logger);
+        // The map enumerated without its locks: a fan-out to every socket does not hold up connects meanwhile.
+        _groups = new LocalGroups(store, bus, () => _connections.Select(c => c.Value), logger);
         var outboxes = new OutboxMeter(_options.NodeOutboxBytes, () => _connections.Values, time);
         _context = new ConnectionContext(_options, store, router, time, logger, _groups, upstream, outboxes, EndedAsync);
         if (_options.ConnectsPerSecondPerAddress > 0)
@@ -157,7 +158,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     internal async Task AbandonAsync(Admission admission)
     {
         _pending.Close(admission.Window);
-        foreach (var group in admission.Groups)
+        foreach (var group in admission.Groups.Where(g => g.Referenced))
         {
             _groups.Release(group.Group);
         }
@@ -301,13 +302,20 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// current position. The node hears each group before its position is read, and holds a reference to each until
     /// the connection is opened (or abandoned).
     /// </summary>
-    private async Task<PreparedGroup[]> PrepareGroupsAsync(ClaimResult claim, ConnectRequest request)
+    private async ValueTask<PreparedGroup[]> PrepareGroupsAsync(ClaimResult claim, ConnectRequest request)
     {
         var resumed = claim.Status == ClaimStatus.Resumed;
         if (claim.Groups.Count == 0)
         {
-            // Most connects: only the broadcast group, which the node already hears.
-            return [await PrepareGroupAsync(Groups.Broadcast, resumed && request.Since?.TryGetValue(Groups.Broadcast, out var since) == true ? since : null, request.ClientId)];
+            // Most connects: only the broadcast group, which the node hears for its life; with no position named, no
+            // store call and no reference.
+            if (!resumed || request.Since?.TryGetValue(Groups.Broadcast, out var since) != true)
+            {
+                var position = _groups.BroadcastPosition;
+                return [new PreparedGroup(Groups.Broadcast, position, position, [], Recovered: true) { Referenced = false }];
+            }
+
+            return [await PrepareGroupAsync(Groups.Broadcast, since, request.ClientId)];
         }
 
         var names = claim.Groups.Append(Groups.Broadcast).ToArray();
@@ -410,7 +418,7 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         Register(connection);
         foreach (var group in groups)
         {
-            _groups.Attach(group.Group, connection, group.Position);
+            _groups.Attach(group.Group, connection, group.Position, group.Referenced);
         }
 
         var held = _pending.Close(window);
@@ -582,7 +590,11 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
     /// Where delivery of one of a connect's groups starts: the welcome says after <paramref name="StartsAfter"/>;
     /// <paramref name="Replay"/> is sent, and live delivery goes on after <paramref name="Position"/>.
     /// </summary>
-    internal sealed record PreparedGroup(string Group, long StartsAfter, long Position, IReadOnlyList<LogEntry> Replay, bool Recovered);
+    internal sealed record PreparedGroup(string Group, long StartsAfter, long Position, IReadOnlyList<LogEntry> Replay, bool Recovered)
+    {
+        /// <summary>Whether the connect holds a reference to the group (to be attached or released).</summary>
+        public bool Referenced { get; init; } = true;
+    }
 
     /// <summary>After a connection to the store came back: each group's doorbells missed meanwhile are read from its log.</summary>
     public Task CatchUpGroupsAsync(bool startOver) => _groups.CatchUpAsync(startOver);
