@@ -51,8 +51,7 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
         await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}");
         await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}");
         var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
-        var info = (await redis.Client.GetServers().Single().InfoAsync("server")).SelectMany(g => g);
-        var redisPid = int.Parse(info.Single(kv => kv.Key == "process_id").Value, System.Globalization.CultureInfo.InvariantCulture);
+        var redisPid = await RedisPidAsync();
 
         var figures = await Fanout.GroupAsync(target, members: 20, rate: 10, TimeSpan.FromSeconds(1), redisPid, CancellationToken.None);
 
@@ -75,8 +74,7 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
         await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}");
         await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}");
         var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
-        var info = (await redis.Client.GetServers().Single().InfoAsync("server")).SelectMany(g => g);
-        var redisPid = int.Parse(info.Single(kv => kv.Key == "process_id").Value, System.Globalization.CultureInfo.InvariantCulture);
+        var redisPid = await RedisPidAsync();
 
         var figures = await Fanout.BroadcastAsync(target, redis.ConnectionString, connections: 40, rate: 4, TimeSpan.FromSeconds(1), redisPid, CancellationToken.None);
 
@@ -128,5 +126,12 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
         {
             dir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>The redis-server's process id, for the scenarios' Redis CPU per delivery.</summary>
+    private async Task<int> RedisPidAsync()
+    {
+        var info = (await redis.Client.GetServers().Single().InfoAsync("server")).SelectMany(g => g);
+        return int.Parse(info.Single(kv => kv.Key == "process_id").Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 }

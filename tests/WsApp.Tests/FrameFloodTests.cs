@@ -43,7 +43,7 @@ public sealed class FrameFloodTests
         await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
         using var flooder = await ConnectAsync(node);
 
-        var start = Frame(RawConnection.OpText, fin: false, "{"u8);
+        var start = RawConnection.MaskedFrame(RawConnection.OpText, fin: false, "{"u8);
         var outcome = await FloodAsync(flooder, time, [.. start, .. Repeat(RawConnection.OpContinuation, fin: false, FloodFrames)]);
 
         Assert.Equal(1008, outcome.CloseCode);
@@ -60,7 +60,7 @@ public sealed class FrameFloodTests
         var flood = new List<byte>();
         for (var i = 0; i < 5_000; i++)
         {
-            flood.AddRange(Frame(RawConnection.OpText, fin: true, Encoding.UTF8.GetBytes($$"""{"type":"ping","id":{{i}}}""")));
+            flood.AddRange(RawConnection.MaskedFrame(RawConnection.OpText, fin: true, Encoding.UTF8.GetBytes($$"""{"type":"ping","id":{{i}}}""")));
         }
 
         var outcome = await FloodAsync(flooder, time, [.. flood]);
@@ -169,7 +169,7 @@ public sealed class FrameFloodTests
 
     private static byte[] Repeat(byte opcode, bool fin, int count)
     {
-        var one = Frame(opcode, fin, ReadOnlySpan<byte>.Empty);
+        var one = RawConnection.MaskedFrame(opcode, fin, ReadOnlySpan<byte>.Empty);
         var all = new byte[one.Length * count];
         for (var i = 0; i < count; i++)
         {
@@ -177,22 +177,6 @@ public sealed class FrameFloodTests
         }
 
         return all;
-    }
-
-    /// <summary>A masked client frame with a payload under 126 bytes.</summary>
-    private static byte[] Frame(byte opcode, bool fin, ReadOnlySpan<byte> payload)
-    {
-        var mask = RandomNumberGenerator.GetBytes(4);
-        var frame = new byte[6 + payload.Length];
-        frame[0] = (byte)((fin ? 0x80 : 0) | opcode);
-        frame[1] = (byte)(0x80 | payload.Length);
-        mask.CopyTo(frame, 2);
-        for (var i = 0; i < payload.Length; i++)
-        {
-            frame[6 + i] = (byte)(payload[i] ^ mask[i % 4]);
-        }
-
-        return frame;
     }
 
     private sealed record Outcome(int CloseCode, int Pongs, int TextPongs, int RateLimited, int Seconds);

@@ -65,7 +65,7 @@ public sealed class ResourceBudgetTests
         {
             "never-reading ponger" => await NeverReadingPongerAsync(node),
             "protocol ping flood" => await FloodAsync(node, [], RawConnection.OpPing, fin: true),
-            _ => await FloodAsync(node, Frame(RawConnection.OpText, fin: false, "{"u8), RawConnection.OpContinuation, fin: false),
+            _ => await FloodAsync(node, RawConnection.MaskedFrame(RawConnection.OpText, fin: false, "{"u8), RawConnection.OpContinuation, fin: false),
         };
 
         // CPU is averaged over 3 s at least: a cheap attack that ends at once must not be judged on 10 ms ticks.
@@ -148,7 +148,7 @@ public sealed class ResourceBudgetTests
         const int frames = 200_000;
         using var flooder = await RawConnection.ConnectAsync(node.BaseUri, "clientId=flooder");
         await flooder.ReadMessageAsync(TestClient.Timeout);
-        var one = Frame(opcode, fin, []);
+        var one = RawConnection.MaskedFrame(opcode, fin, []);
         var flood = new byte[start.Length + (one.Length * frames)];
         start.CopyTo(flood, 0);
         for (var i = 0; i < frames; i++)
@@ -202,21 +202,5 @@ public sealed class ResourceBudgetTests
         }
 
         return TimeSpan.MaxValue;
-    }
-
-    /// <summary>A masked client frame with a payload under 126 bytes.</summary>
-    private static byte[] Frame(byte opcode, bool fin, ReadOnlySpan<byte> payload)
-    {
-        var mask = RandomNumberGenerator.GetBytes(4);
-        var frame = new byte[6 + payload.Length];
-        frame[0] = (byte)((fin ? 0x80 : 0) | opcode);
-        frame[1] = (byte)(0x80 | payload.Length);
-        mask.CopyTo(frame, 2);
-        for (var i = 0; i < payload.Length; i++)
-        {
-            frame[6 + i] = (byte)(payload[i] ^ mask[i % 4]);
-        }
-
-        return frame;
     }
 }

@@ -40,6 +40,22 @@ public sealed class RawConnection : IDisposable
     public string? ContentType => Headers.GetValueOrDefault("content-type");
 
     /// <summary>An upgraded connection to the node's <c>/ws</c> with <paramref name="query"/>; fails the test if it is refused.</summary>
+    /// <summary>A masked client frame with a payload under 126 bytes, as raw bytes to send.</summary>
+    public static byte[] MaskedFrame(byte opcode, bool fin, ReadOnlySpan<byte> payload)
+    {
+        var mask = RandomNumberGenerator.GetBytes(4);
+        var frame = new byte[6 + payload.Length];
+        frame[0] = (byte)((fin ? 0x80 : 0) | opcode);
+        frame[1] = (byte)(0x80 | payload.Length);
+        mask.CopyTo(frame, 2);
+        for (var i = 0; i < payload.Length; i++)
+        {
+            frame[6 + i] = (byte)(payload[i] ^ mask[i % 4]);
+        }
+
+        return frame;
+    }
+
     public static Task<RawConnection> ConnectAsync(WsNode node, string query = "") => ConnectAsync(node.BaseUri, query);
 
     /// <summary>An upgraded connection to <c>/ws</c> of the node at <paramref name="baseUri"/> (one in its own process too).</summary>
