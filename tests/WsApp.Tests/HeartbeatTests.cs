@@ -108,6 +108,9 @@ public sealed class HeartbeatTests
         var manager = node.Services.GetRequiredService<WebSocketsManager>();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         using var silent = await RawConnection.ConnectAsync(node, "clientId=silent");
+        // The raw connect returns once its head is sent: the first tick must find the socket registered, or it is
+        // first pinged at the second tick and never dropped on the stepped clock.
+        await Eventually.TrueAsync(() => manager.ConnectionCount == 2, because: "the silent client is not registered");
 
         time.Advance(Interval);
         await Eventually.TrueAsync(() => !manager.IsAwaitingPong("sender"));
