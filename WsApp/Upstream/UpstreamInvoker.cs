@@ -1,6 +1,6 @@
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Upstream;
 
 namespace ServerlessWs.App.Upstream;
@@ -76,36 +76,30 @@ internal sealed partial class UpstreamInvoker(
     {
         var limit = ws.Value.MaxMessageBytes;
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        if (await MessageData.ReadAsync(body, limit, cancellationToken) is not { } result)
         {
-            buffer.Write(chunk, 0, read);
-            if (buffer.Length > limit)
-            {
-                Failed(logger, eventName, clientId, (int)response.StatusCode);
-                return InvokeOutcome.Failed($"The handler's answer is over {limit} bytes.");
-            }
+            Failed(logger, eventName, clientId, (int)response.StatusCode);
+            return InvokeOutcome.Failed($"The handler's answer is over {limit} bytes.");
         }
 
-        if (buffer.Length == 0)
+        if (result.Length == 0)
         {
             return InvokeOutcome.Result("null"u8.ToArray());
         }
 
-        var result = buffer.ToArray();
-        try
-        {
-            // The result goes out verbatim inside a frame: it must be one JSON value a client can read (64 levels).
-            using var json = JsonDocument.Parse(result, new JsonDocumentOptions { MaxDepth = 63 });
-            return System.Text.Unicode.Utf8.IsValid(result) ? InvokeOutcome.Result(result) : InvokeOutcome.Failed("The handler's answer is not UTF-8.");
-        }
-        catch (JsonException)
+        // The result goes out verbatim inside a frame, as an admin API body does.
+        var problem = MessageData.Check(result);
+        if (problem != MessageData.Problem.None)
         {
             Failed(logger, eventName, clientId, (int)response.StatusCode);
-            return InvokeOutcome.Failed("The handler's answer is not one JSON value.");
         }
+
+        return problem switch
+        {
+            MessageData.Problem.NotUtf8 => InvokeOutcome.Failed("The handler's answer is not UTF-8."),
+            MessageData.Problem.NotJson => InvokeOutcome.Failed("The handler's answer is not one JSON value."),
+            _ => InvokeOutcome.Result(result),
+        };
     }
 
     [LoggerMessage(1301, LogLevel.Warning, "Upstream handler for {Event} of {ClientId} answered {Status}")]

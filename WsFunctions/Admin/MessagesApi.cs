@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -19,7 +18,7 @@ public sealed class MessagesApi(ClusterRegistry registry, MessageRouter router, 
     public const string AdminSender = Identifiers.AdminSender;
 
     /// <summary>How deep the body may nest: one level less than a frame may (docs/protocol.md §5a), as a message wraps it.</summary>
-    public const int MaxDataDepth = 63;
+    public const int MaxDataDepth = MessageData.MaxDepth;
 
     [Function("SendToClient")]
     public Task<IActionResult> SendToClient(
@@ -82,38 +81,17 @@ public sealed class MessagesApi(ClusterRegistry registry, MessageRouter router, 
             return ([], TooLarge(limit));
         }
 
-        using var body = new MemoryStream();
-        var buffer = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted)) > 0)
+        if (await MessageData.ReadAsync(request.Body, limit, request.HttpContext.RequestAborted) is not { } data)
         {
-            body.Write(buffer, 0, read);
-            if (body.Length > limit)
-            {
-                return ([], TooLarge(limit));
-            }
+            return ([], TooLarge(limit));
         }
 
-        var data = body.ToArray();
-        // JsonDocument does not check the encoding inside strings, and the data goes out verbatim in a text frame:
-        // invalid UTF-8 there makes the recipient's WebSocket fail the connection (1007).
-        if (!System.Text.Unicode.Utf8.IsValid(data))
+        return MessageData.Check(data) switch
         {
-            return ([], Problems.BadRequest("The body must be UTF-8 (RFC 8259)."));
-        }
-
-        try
-        {
-            // The delivered message wraps the data in one more level, and a client may read frames with the 64 levels
-            // the contract allows a frame (System.Text.Json's default): deeper data would break the recipient's reader.
-            using var json = JsonDocument.Parse(data, new JsonDocumentOptions { MaxDepth = MaxDataDepth });
-        }
-        catch (JsonException)
-        {
-            return ([], Problems.BadRequest("The body must be one JSON value (the message's data)."));
-        }
-
-        return (data, null);
+            MessageData.Problem.NotUtf8 => ([], Problems.BadRequest("The body must be UTF-8 (RFC 8259).")),
+            MessageData.Problem.NotJson => ([], Problems.BadRequest("The body must be one JSON value (the message's data).")),
+            _ => (data, null),
+        };
     }
 
     private Task FlushCountAsync() => registry.AddMessagesRoutedAsync(router.TakeAppendedCount());
