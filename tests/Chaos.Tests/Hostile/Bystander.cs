@@ -27,6 +27,21 @@ internal static class Bystander
             messages.Add(frame);
         }
 
+        // Direct messages are in the bystander's log before their ack, so before the pong; a group or broadcast
+        // message is acked once in its group's log and reaches the socket through its node's doorbell, which may come
+        // after the pong. What is still owed is waited for, bounded by the client's receive timeout.
+        try
+        {
+            while (messages.Count < owed.Count)
+            {
+                messages.Add(await bystander.ReceiveAsync());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Nothing more came: what is missing is counted as lost below.
+        }
+
         // Contract v2: direct messages are one stream (seq from 1), each group its own (gseq); the broadcast group
         // counts from where the bystander's welcome put it. Each stream must hold exactly what it was owed, in order.
         var duplicated = 0;
