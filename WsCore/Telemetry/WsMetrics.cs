@@ -76,6 +76,17 @@ public static class WsMetrics
     public static readonly Counter<long> CleanupRemoved =
         Meter.CreateCounter<long>("ws.cleanup.removed", "{entry}", "Stale entries removed by cleanup");
 
+    /// <summary>
+    /// Calls to the application's handler (docs/protocol.md §7), tags <c>kind</c> (invoke, event, lifecycle) and
+    /// <c>outcome</c> (ok, failed, timeout, rejected for a call never made; dead for an event parked as a dead letter).
+    /// </summary>
+    public static readonly Counter<long> UpstreamCalls =
+        Meter.CreateCounter<long>("ws.upstream.calls", "{call}", "Calls to the upstream handler by kind and outcome");
+
+    /// <summary>Time of one call to the handler, from the request sent to its answer read (tags as <see cref="UpstreamCalls"/>).</summary>
+    public static readonly Histogram<double> UpstreamLatency =
+        Meter.CreateHistogram<double>("ws.upstream.latency", "ms", "Upstream handler call time");
+
     /// <summary>Reports <paramref name="serverId"/>'s open connections in <see cref="Connections"/> until disposed.</summary>
     public static IDisposable TrackConnections(string serverId, Func<int> count)
     {
@@ -87,7 +98,7 @@ public static class WsMetrics
     public static IReadOnlyList<Instrument> All { get; } =
     [
         Connections, Connects, Refusals, Disconnects, HeartbeatTerminations, Takeovers, MessagesRouted, DeliveryLatency,
-        Replayed, RedisErrors, ReconcileEvents, ReconcileLag, CleanupRemoved,
+        Replayed, RedisErrors, ReconcileEvents, ReconcileLag, CleanupRemoved, UpstreamCalls, UpstreamLatency,
     ];
 
     private sealed class Untrack(string serverId, Func<int> count) : IDisposable
