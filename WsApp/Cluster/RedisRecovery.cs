@@ -40,18 +40,22 @@ internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, WebSoc
         }
         else
         {
-            // Doorbells published while the subscription was down are lost: each group catches up from its log.
+            // Doorbells published while the subscription was down are lost: each socket and each group catches up
+            // from its log, so nothing waits for the next doorbell.
+            manager.CatchUpClients();
             _ = manager.CatchUpGroupsAsync(startOver: false);
         }
     }
 
     /// <summary>
-    /// Claims first, then groups: a group found lost closes its members, and their sessions must have their groups
-    /// back (the re-assert restores them from the sockets) before they resume.
+    /// Claims first, then what was missed: a group found lost closes its members, and their sessions must have their
+    /// groups back (the re-assert restores them from the sockets) before they resume. With RESP3 (Entra ID) the
+    /// doorbells come over this same connection, so no subscription restore follows to catch up for it.
     /// </summary>
     private async Task ReassertThenCatchUpAsync()
     {
         await manager.ReassertAllAsync();
+        manager.CatchUpClients();
         await manager.CatchUpGroupsAsync(startOver: true);
     }
 

@@ -249,9 +249,10 @@ internal sealed partial class ClientConnection
                     return await AckAsync(id, AckStatus.Ok);
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             // The store is unreachable: the socket stays open and the client is told to retry (docs/design.md invariant 4).
+            // Anything else is a bug, not an outage: it ends the connection with 1011 (the receive loop's handler).
             ConnectionLog.StoreUnavailable(_context.Logger, frame.Type.ToString(), ClientId, e);
             return await SendErrorAsync(ErrorCodes.Unavailable, "The coordination store cannot be reached; retry later.", id);
         }

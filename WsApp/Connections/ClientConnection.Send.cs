@@ -36,7 +36,7 @@ internal sealed partial class ClientConnection
                 }
                 else if (item.Entry is { } entry)
                 {
-                    await DeliverInOrderAsync(entry, buffer ??= new ArrayBufferWriter<byte>(512));
+                    await DeliverInOrderAsync(entry, item.CatchUp, buffer ??= new ArrayBufferWriter<byte>(512));
                 }
                 else if (item.RestartSeq)
                 {
@@ -148,9 +148,9 @@ internal sealed partial class ClientConnection
 
     /// <summary>
     /// Delivers strictly by seq (docs/design.md invariant 3): an entry already sent is skipped, and a gap (doorbells can
-    /// arrive out of order from different senders) is filled from the log first.
+    /// arrive out of order from different senders) is filled from the log first. A catch-up sends the whole gap.
     /// </summary>
-    private async Task DeliverInOrderAsync(LogEntry entry, ArrayBufferWriter<byte> buffer)
+    private async Task DeliverInOrderAsync(LogEntry entry, bool catchUp, ArrayBufferWriter<byte> buffer)
     {
         if (entry.Seq <= _lastSentSeq)
         {
@@ -163,6 +163,11 @@ internal sealed partial class ClientConnection
             {
                 await SendEntryAsync(earlier, buffer);
             }
+        }
+
+        if (catchUp)
+        {
+            return;
         }
 
         // A span for the delivery, in the trace of the send that rang (carried by the doorbell).
@@ -263,7 +268,7 @@ internal sealed partial class ClientConnection
         {
             return (await _context.Store.ReadGroupLogAsync(group, afterGseq, CancellationToken.None)).Entries;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             ConnectionLog.StoreUnavailable(_context.Logger, "group read", ClientId, e);
             return [];
@@ -292,7 +297,7 @@ internal sealed partial class ClientConnection
             var read = await _context.Store.ReadLogAsync(ClientId, _lastSentSeq, CancellationToken.None);
             return read.Entries.Where(e => e.Seq < beforeSeq);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (StoreUnavailableException e)
         {
             // The store is unreachable: the client sees the jump in seq, which is how it knows to resume.
             ConnectionLog.StoreUnavailable(_context.Logger, "read", ClientId, e);

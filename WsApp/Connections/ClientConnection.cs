@@ -105,6 +105,13 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// </summary>
     public void DeliverGroup(LogEntry entry, ReadOnlyMemory<byte> frame) => Enqueue(new Outbound(frame, entry));
 
+    /// <summary>
+    /// Asks the send pump to read this client's log after the last entry sent and send the rest: doorbells missed
+    /// while the node could not hear Redis are delivered now, not at the next one.
+    /// </summary>
+    public void CatchUp() =>
+        Enqueue(new Outbound(default, new LogEntry(long.MaxValue, string.Empty, null, default, 0), CatchUp: true));
+
     /// <summary>Asks the send pump to read <paramref name="group"/>'s log up to <paramref name="upToGseq"/> and send what this socket has not had.</summary>
     public void CatchUpGroup(string group, long upToGseq) =>
         Enqueue(new Outbound(default, new LogEntry(upToGseq, string.Empty, group, default, 0), CatchUp: true));

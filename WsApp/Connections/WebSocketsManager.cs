@@ -596,6 +596,15 @@ internal sealed partial class WebSocketsManager : INodeInbox, IHostedLifecycleSe
         public bool Referenced { get; init; } = true;
     }
 
+    /// <summary>After the node could not hear Redis: each local socket reads its log past what it was sent (doorbells missed meanwhile).</summary>
+    public void CatchUpClients()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            connection.CatchUp();
+        }
+    }
+
     /// <summary>After a connection to the store came back: each group's doorbells missed meanwhile are read from its log.</summary>
     public Task CatchUpGroupsAsync(bool startOver) => _groups.CatchUpAsync(startOver);
 

@@ -19,6 +19,18 @@ public static class RedisConnection
         configuration.AsyncTimeout = options.CommandTimeoutMilliseconds;
         configuration.SyncTimeout = options.CommandTimeoutMilliseconds;
         configuration.ClientName = clientName;
+        if (options.UseEntraId)
+        {
+            // Pub/sub on the interactive connection (RESP3 only): the AUTH sent after each token refresh
+            // (EntraIdRedisAuth) then re-authenticates the connection that hears doorbells and kicks too. A separate
+            // subscription connection cannot be re-authenticated in place, and Azure closes it when its token expires:
+            // what was published meanwhile would be missed. The cost: the server applies its pub/sub output-buffer
+            // limits to this connection, so a burst of very large replies can get it closed; it reconnects and the
+            // node catches up from the logs (RedisRecovery), as after any outage.
+            configuration.Protocol = RedisProtocol.Resp3;
+            configuration.SharedSubscriptionConnection = true;
+        }
+
         return configuration;
     }
 }

@@ -87,6 +87,37 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AfterARefreshNoConnectionIsLeftOnTheOldTokenTheSubscriptionIncluded()
+    {
+        // Azure closes a connection whose token expires unless it was re-authenticated. A RESP2 subscription connection
+        // cannot be (it accepts no AUTH once subscribed), so it would drop about daily and miss what was published
+        // meanwhile. To see which connections still carry the old token, each token here names a user of its own.
+        var credential = new RotatingCredential(_time, TimeSpan.FromMinutes(10), userPerToken: true);
+        await AllowAsync(credential.Token(0), RotatingCredential.UserOf(0));
+        await using var auth = new EntraIdRedisAuth(credential, _time, NullLogger<EntraIdRedisAuth>.Instance);
+        var configuration = RedisConnection.CreateConfiguration(new RedisOptions { ConnectionString = _redis.ConnectionString, UseEntraId = true }, "test");
+        await auth.ConfigureAsync(configuration, CancellationToken.None);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        auth.Start(redis, configuration);
+        var heard = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal("bell"), (_, value) => heard.Writer.TryWrite(value!));
+
+        await AllowAsync(credential.Token(1), RotatingCredential.UserOf(1));
+        var authsBefore = await AuthCallsAsync();
+        _time.Advance(TimeSpan.FromMinutes(6));
+        await Eventually.TrueAsync(async () => credential.Issued == 2 && await AuthCallsAsync() > authsBefore, TimeSpan.FromSeconds(20));
+
+        // The first token expires: the server ends every connection still authenticated with it.
+        var cut = (long)await _admin.GetServers().Single().ExecuteAsync("CLIENT", "KILL", "USER", RotatingCredential.UserOf(0));
+        Assert.Equal(0, cut);
+
+        // And the subscription, on the new token, still hears at once.
+        await _admin.GetSubscriber().PublishAsync(RedisChannel.Literal("bell"), "ding");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        Assert.Equal("ding", await heard.Reader.ReadAsync(timeout.Token));
+    }
+
+    [Fact]
     public async Task WithARevokedTokenAndNoRefreshTheReconnectIsRefused()
     {
         // The control for the test above: without the rotation, cutting the connections locks the client out.
@@ -104,8 +135,8 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<RedisException>(() => redis.GetDatabase().StringGetAsync("k"));
     }
 
-    private async Task AllowAsync(string token) =>
-        await _admin.GetServers().Single().ExecuteAsync("ACL", "SETUSER", ObjectId, "on", ">" + token, "~*", "&*", "+@all");
+    private async Task AllowAsync(string token, string user = ObjectId) =>
+        await _admin.GetServers().Single().ExecuteAsync("ACL", "SETUSER", user, "on", ">" + token, "~*", "&*", "+@all");
 
     private async Task<long> AuthCallsAsync()
     {
@@ -121,8 +152,11 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
         return $"{Part(new { alg = "none", typ = "JWT" })}.{Part(claims)}.sig";
     }
 
-    /// <summary>Hands out a new JWT for the same identity on every call, each valid for <paramref name="lifetime"/>.</summary>
-    private sealed class RotatingCredential(TimeProvider time, TimeSpan lifetime) : TokenCredential
+    /// <summary>
+    /// Hands out a new JWT for the same identity on every call, each valid for <paramref name="lifetime"/>; with
+    /// <paramref name="userPerToken"/>, token i names user <see cref="UserOf"/>(i) instead, so the server can tell the tokens' connections apart.
+    /// </summary>
+    private sealed class RotatingCredential(TimeProvider time, TimeSpan lifetime, bool userPerToken = false) : TokenCredential
     {
         private int _issued;
 
@@ -130,11 +164,15 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
 
         public static string Peek(int index) => Jwt(ObjectId, $"token-{index}");
 
+        public static string UserOf(int index) => $"{ObjectId[..^1]}{index}";
+
+        public string Token(int index) => userPerToken ? Jwt(UserOf(index), $"token-{index}") : Peek(index);
+
         public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken)
         {
             Assert.Equal([EntraIdRedisAuth.Scope], requestContext.Scopes);
             var index = Interlocked.Increment(ref _issued) - 1;
-            return ValueTask.FromResult(new AccessToken(Peek(index), time.GetUtcNow() + lifetime));
+            return ValueTask.FromResult(new AccessToken(Token(index), time.GetUtcNow() + lifetime));
         }
 
         public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken) =>

@@ -1,0 +1,63 @@
+using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace ServerlessWs.App.Tests;
+
+/// <summary>
+/// A node that loses only its pub/sub connection (the interactive one stays up) misses the doorbells published
+/// meanwhile. When the subscription is back, every local socket reads its log and gets what it missed at once, not
+/// at the next doorbell (there may never be one).
+/// </summary>
+public sealed class SubscriptionLossTests
+{
+    private const string NodeUser = "node-a";
+    private const string NodePassword = "node-a-password";
+
+    [Fact]
+    public async Task ADirectMessageWhoseDoorbellWasMissedIsDeliveredWhenTheSubscriptionComesBack()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        // Every connection names its user (no default user to fall back on), so node a's can be locked out alone.
+        using (var setup = await redis.ConnectAsync())
+        {
+            var root = setup.GetServers().Single();
+            await root.ExecuteAsync("ACL", "SETUSER", NodeUser, "on", ">" + NodePassword, "~*", "&*", "+@all");
+            await root.ExecuteAsync("ACL", "SETUSER", "others", "on", ">others-password", "~*", "&*", "+@all");
+            await root.ExecuteAsync("ACL", "SETUSER", "default", "off");
+        }
+
+        using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user=others,password=others-password,allowAdmin=true");
+        var server = admin.GetServers().Single();
+        var run = Guid.NewGuid().ToString("N")[..6];
+        await using var a = await WsNode.StartOnRedisAsync($"{redis.ConnectionString},user={NodeUser},password={NodePassword}", $"a-{run}");
+        await using var b = await WsNode.StartOnRedisAsync($"{redis.ConnectionString},user=others,password=others-password", $"b-{run}");
+        await using var alice = await TestClient.ConnectAsync(a, "clientId=alice");
+        await using var bob = await TestClient.ConnectAsync(b, "clientId=bob");
+        await bob.SendAsync(Frames.Send("alice", "1"));
+        Assert.Equal(1, (await alice.ReceiveAsync()).Seq());
+
+        // Node a's subscription connection is cut and cannot come back (its password no longer works) ...
+        await server.ExecuteAsync("ACL", "SETUSER", NodeUser, "resetpass", ">another-password");
+        var subscriber = ((string)(await server.ExecuteAsync("CLIENT", "LIST"))!)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Single(line => line.Contains($" user={NodeUser} ", StringComparison.Ordinal) && line.Contains(" flags=P ", StringComparison.Ordinal));
+        // (Under RESP3 the reply is a verbatim string: its first line starts "txt:id=".)
+        var id = System.Text.RegularExpressions.Regex.Match(subscriber, @"(?<![\w-])id=(\d+)").Groups[1].Value;
+        await server.ExecuteAsync("CLIENT", "KILL", "ID", id);
+
+        // ... while bob sends: stored in alice's log, its doorbell heard by nobody.
+        await bob.SendAsync(Frames.Send("alice", "2", id: "missed"));
+        var ack = await bob.ReceiveOfTypeAsync("ack");
+        Assert.Equal("delivered", ack.Status());
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        await alice.SendAsync("""{"type":"ping","id":"p"}""");
+        var next = await alice.ReceiveAsync();
+        Assert.True(next.Type() == "pong", next.ToString());
+
+        // The subscription reconnects; nobody sends again.
+        await server.ExecuteAsync("ACL", "SETUSER", NodeUser, ">" + NodePassword);
+        var message = await alice.ReceiveAsync();
+        Assert.Equal((2L, 2), (message.Seq(), message.GetProperty("data").GetInt32()));
+    }
+}
