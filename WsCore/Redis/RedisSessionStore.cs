@@ -24,43 +24,34 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         var token = ResumeTokens.Create();
         var tokenHash = ResumeTokens.Hash(token);
         var presentedHash = resumeToken is null ? null : ResumeTokens.Hash(resumeToken);
-        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.Claim, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs(), FirstIdAfter(replayAfterSeq)]))!;
-
-        var status = (int)result[0];
-        if (status == 0)
+        var reply = await EvaluateAsync(SessionScripts.Claim, ClientKeys(clientId), [presentedHash ?? RedisValue.EmptyString, tokenHash, serverId, NowMs(), FirstIdAfter(replayAfterSeq)]);
+        if (reply.Status == 0)
         {
             return ClaimResult.Unauthorized;
         }
 
-        var epoch = (long)result[1];
-        var previous = (string?)result[3];
-        var log = new LogRead(ParseEntries((RedisResult[])result[4]!, group: null), (long)result[2], epoch);
-        var claim = status == 1
-            ? new ClaimResult(ClaimStatus.Created, epoch, token, tokenHash, log, null)
-            : new ClaimResult(ClaimStatus.Resumed, epoch, resumeToken!, presentedHash!, log, string.IsNullOrEmpty(previous) ? null : previous)
-            {
-                Groups = ((RedisResult[])result[5]!).Select(g => (string)g!).ToArray(),
-            };
+        var log = new LogRead(WithinAge(reply.Entries), reply.Seq, reply.Epoch);
+        var claim = reply.Status == 1
+            ? new ClaimResult(ClaimStatus.Created, reply.Epoch, token, tokenHash, log, null)
+            : new ClaimResult(ClaimStatus.Resumed, reply.Epoch, resumeToken!, presentedHash!, log, reply.PreviousServer) { Groups = reply.Groups };
 
         // A resumed session's memberships are live again (they lapsed with its release, if it was released).
-        MembershipsLapse(clientId, status == 1 ? [] : (RedisResult[])result[5]!, lapsesAtMs: null);
+        MembershipsLapse(clientId, reply.Status == 1 ? [] : reply.Groups, lapsesAtMs: null);
         AddEvent(claim.PreviousServer is { } previousServer
-            ? ClusterEvent.Takeover(clientId, serverId, epoch, previousServer)
-            : ClusterEvent.Claimed(clientId, serverId, epoch));
+            ? ClusterEvent.Takeover(clientId, serverId, reply.Epoch, previousServer)
+            : ClusterEvent.Claimed(clientId, serverId, reply.Epoch));
         return claim;
     }
 
     public async ValueTask<bool> ReleaseAsync(string clientId, long epoch, CancellationToken cancellationToken)
     {
-        var released = await EvaluateAsync(SessionScripts.Release, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]);
-        if (released.IsNull)
+        if (await EvaluateAsync(SessionScripts.Release, ClientKeys(clientId), [epoch, _options.SessionTtlSeconds * 1000L]) is not { } released)
         {
             return false;
         }
 
-        var result = (RedisResult[])released!;
-        MembershipsLapse(clientId, (RedisResult[])result[1]!, NowMs() + (_options.SessionTtlSeconds * 1000L));
-        AddEvent(ClusterEvent.Released(clientId, (string)result[0]!, epoch));
+        MembershipsLapse(clientId, released.Groups, NowMs() + (_options.SessionTtlSeconds * 1000L));
+        AddEvent(ClusterEvent.Released(clientId, released.Server, epoch));
         return true;
     }
 
@@ -70,39 +61,34 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     /// </summary>
     public async ValueTask<long?> ReleaseIfOwnedByAsync(string clientId, string serverId, CancellationToken cancellationToken)
     {
-        var released = await EvaluateAsync(SessionScripts.ReleaseIfOwnedBy, ClientKeys(clientId), [serverId, _options.SessionTtlSeconds * 1000L]);
-        if (released.IsNull)
+        if (await EvaluateAsync(SessionScripts.ReleaseIfOwnedBy, ClientKeys(clientId), [serverId, _options.SessionTtlSeconds * 1000L]) is not { } released)
         {
             return null;
         }
 
-        var result = (RedisResult[])released!;
-        MembershipsLapse(clientId, (RedisResult[])result[1]!, NowMs() + (_options.SessionTtlSeconds * 1000L));
-        return (long)result[0];
+        MembershipsLapse(clientId, released.Groups, NowMs() + (_options.SessionTtlSeconds * 1000L));
+        return released.Epoch;
     }
 
     public async ValueTask<AppendResult> AppendAsync(string clientId, OutboundMessage message, CancellationToken cancellationToken)
     {
         var now = NowMs();
-        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.Append, ClientKeys(clientId),
-            [message.From, message.Data, now, _options.LogMaxMessages]))!;
-
-        var state = (int)result[0];
-        if (state == 0)
+        var reply = await EvaluateAsync(SessionScripts.Append, ClientKeys(clientId), [message.From, message.Data, now, _options.LogMaxMessages]);
+        if (reply.State == 0)
         {
             return new AppendResult(RecipientState.Unknown, null, null, 0);
         }
 
-        var entry = new LogEntry((long)result[1], message.From, null, message.Data, now);
-        return state == 1
+        var entry = new LogEntry(reply.Seq, message.From, null, message.Data, now);
+        return reply.State == 1
             ? new AppendResult(RecipientState.Disconnected, entry, null, 0)
-            : new AppendResult(RecipientState.Connected, entry, (string?)result[2], (long)result[3]);
+            : new AppendResult(RecipientState.Connected, entry, reply.Server, reply.Epoch);
     }
 
     public async ValueTask<LogRead> ReadLogAsync(string clientId, long afterSeq, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.Read, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [FirstIdAfter(afterSeq)]))!;
-        return new LogRead(ParseEntries((RedisResult[])result[2]!, group: null), (long)result[0], (long)result[1]);
+        var (seq, epoch, entries) = await EvaluateAsync(SessionScripts.Read, [RedisKeys.Owner(clientId), RedisKeys.Log(clientId)], [FirstIdAfter(afterSeq)]);
+        return new LogRead(WithinAge(entries), seq, epoch);
     }
 
     public async ValueTask<GroupJoin> JoinAsync(string clientId, string group, CancellationToken cancellationToken)
@@ -110,13 +96,13 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
         // The client's own set (its slot) is the truth that resumes read; the group's member set (another slot)
         // is what a group send counts. The client's set is written first: a member is never in the group's set
         // without being in its own.
-        var joined = (int)await EvaluateAsync(SessionScripts.Join, ClientKeys(clientId), [group, _options.MaxGroupsPerClient]);
+        var joined = await EvaluateAsync(SessionScripts.Join, ClientKeys(clientId), [group, _options.MaxGroupsPerClient]);
         if (joined != 1)
         {
             return new GroupJoin(joined == 0 ? GroupJoinStatus.UnknownClient : GroupJoinStatus.TooManyGroups, 0);
         }
 
-        var gseq = (long)await EvaluateAsync(SessionScripts.GroupJoin, GroupKeys(group), [clientId, NowMs(), _options.MaxMembersPerGroup]);
+        var gseq = await EvaluateAsync(SessionScripts.GroupJoin, GroupKeys(group), [clientId, NowMs(), _options.MaxMembersPerGroup]);
         if (gseq < 0)
         {
             // The group is full: the client's own set gives the group back, so nothing changed.
@@ -136,33 +122,30 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     public async ValueTask<GroupAppendResult> AppendToGroupAsync(string group, OutboundMessage message, CancellationToken cancellationToken)
     {
         var now = NowMs();
-        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.GroupAppend, GroupKeys(group),
-            [message.From, message.Data, now, _options.LogMaxMessages, _options.LogMaxAgeSeconds * 1000L, group == Protocol.Groups.Broadcast ? "1" : "0"]))!;
-        if (result.Length == 1)
-        {
-            return new GroupAppendResult(null, 0);
-        }
-
-        return new GroupAppendResult(new LogEntry((long)result[0], message.From, group, message.Data, now), (long)result[1]);
+        var appended = await EvaluateAsync(SessionScripts.GroupAppend, GroupKeys(group),
+            [message.From, message.Data, now, _options.LogMaxMessages, _options.LogMaxAgeSeconds * 1000L, group == Protocol.Groups.Broadcast ? "1" : "0"]);
+        return appended is { } reply
+            ? new GroupAppendResult(new LogEntry(reply.Gseq, message.From, group, message.Data, now), reply.Recipients)
+            : new GroupAppendResult(null, 0);
     }
 
     public async ValueTask<GroupLogRead> ReadGroupLogAsync(string group, long afterGseq, CancellationToken cancellationToken)
     {
-        var result = (RedisResult[])(await EvaluateAsync(SessionScripts.GroupRead, [RedisKeys.GroupSeq(group), RedisKeys.GroupLog(group)], [FirstIdAfter(afterGseq)]))!;
-        return new GroupLogRead(ParseEntries((RedisResult[])result[1]!, group), (long)result[0]);
+        var (gseq, entries) = await EvaluateAsync(SessionScripts.GroupRead, [RedisKeys.GroupSeq(group), RedisKeys.GroupLog(group)], [FirstIdAfter(afterGseq)]);
+        return new GroupLogRead(WithinAge(SessionScripts.Entries(entries, group)), gseq);
     }
 
     public async ValueTask<ReassertOutcome> ReassertAsync(string clientId, string serverId, long epoch, byte[] tokenHash, CancellationToken cancellationToken)
     {
-        var outcome = (int)await EvaluateAsync(SessionScripts.Reassert, ClientKeys(clientId), [serverId, epoch, tokenHash, NowMs()]);
-        if ((ReassertOutcome)outcome != ReassertOutcome.Lost)
+        var outcome = await EvaluateAsync(SessionScripts.Reassert, ClientKeys(clientId), [serverId, epoch, tokenHash, NowMs()]);
+        if (outcome != ReassertOutcome.Lost)
         {
             // The indexes are kept from events: a re-assert says claimed again, so a store that came back empty (or
             // lost the claim's own event while away) lists the socket again within one reconcile pass.
             AddEvent(ClusterEvent.Claimed(clientId, serverId, epoch));
         }
 
-        return (ReassertOutcome)outcome;
+        return outcome;
     }
 
     public async ValueTask<SessionInfo?> GetSessionAsync(string clientId, CancellationToken cancellationToken)
@@ -188,12 +171,12 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     /// released), or never while connected (null). Each group is its own slot, so one command each, fire and forget:
     /// a membership that did not lapse in time is only counted a little longer; it can never deliver anything.
     /// </summary>
-    private void MembershipsLapse(string clientId, RedisResult[] groups, long? lapsesAtMs)
+    private void MembershipsLapse(string clientId, string[] groups, long? lapsesAtMs)
     {
         RedisValue score = lapsesAtMs is { } at ? at : "inf";
         foreach (var group in groups)
         {
-            _ = SessionScripts.GroupMemberLapses.EvaluateAsync(Db, [RedisKeys.GroupMembers((string)group!)], [clientId, score])
+            _ = SessionScripts.GroupMemberLapses.EvaluateAsync(Db, [RedisKeys.GroupMembers(group)], [clientId, score])
                 .ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
         }
     }
@@ -207,43 +190,12 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     /// <summary>The stream id of the entry after <paramref name="seq"/> (entries are appended with id <c>seq-0</c>).</summary>
     private static string FirstIdAfter(long seq) => string.Create(CultureInfo.InvariantCulture, $"{seq + 1}-0");
 
-    /// <summary>Log entries as read; <paramref name="group"/> names the group of a group's log (its entries do not repeat it).</summary>
-    private List<LogEntry> ParseEntries(RedisResult[] raw, string? group)
+    /// <summary>The log's age bound, applied on read (the stream itself is bounded by length).</summary>
+    private List<LogEntry> WithinAge(List<LogEntry> entries)
     {
         var oldest = NowMs() - (_options.LogMaxAgeSeconds * 1000L);
-        var entries = new List<LogEntry>(raw.Length);
-        foreach (var item in raw)
-        {
-            var entry = ParseEntry((RedisResult[])item!, group);
-            // The log's age bound is applied on read: the stream is already bounded by length.
-            if (entry.AppendedAtMs >= oldest)
-            {
-                entries.Add(entry);
-            }
-        }
-
+        entries.RemoveAll(entry => entry.AppendedAtMs < oldest);
         return entries;
-    }
-
-    private static LogEntry ParseEntry(RedisResult[] raw, string? group)
-    {
-        var id = (string)raw[0]!;
-        var seq = long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
-        var fields = (RedisResult[])raw[1]!;
-        string from = string.Empty;
-        byte[] data = [];
-        long appendedAt = 0;
-        for (var i = 0; i + 1 < fields.Length; i += 2)
-        {
-            switch ((string?)fields[i])
-            {
-                case "f": from = (string)fields[i + 1]!; break;
-                case "d": data = (byte[])fields[i + 1]!; break;
-                case "t": appendedAt = (long)fields[i + 1]; break;
-            }
-        }
-
-        return new LogEntry(seq, from, group, data, appendedAt);
     }
 
     private void AddEvent(ClusterEvent e)
@@ -261,7 +213,7 @@ public sealed class RedisSessionStore(IConnectionMultiplexer redis, IOptions<WsO
     }
 
     /// <summary>Runs a session script, turning an outage into <see cref="StoreUnavailableException"/>.</summary>
-    private Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] values) =>
+    private Task<TReply> EvaluateAsync<TReply>(RedisScript<TReply> script, RedisKey[] keys, RedisValue[] values) =>
         RedisFailures.Guard(() => script.EvaluateAsync(Db, keys, values), "session");
 
     private long NowMs() => time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -37,6 +37,23 @@ public abstract class RedisSessionStoreTests(IRedisEndpoint redis) : SessionStor
     }
 
     [Fact]
+    public async Task ScriptsRunAgainAfterTheServersForgotThem()
+    {
+        // What a restart or a new cluster node does: NOSCRIPT for a script the client had loaded there.
+        await Store.ClaimAsync(Id("f"), null, 0, "s1", None);
+        foreach (var server in redis.Client.GetServers().Where(s => !s.IsReplica))
+        {
+            await server.ScriptFlushAsync();
+        }
+
+        var appended = await Store.AppendAsync(Id("f"), new OutboundMessage("x", "1"u8.ToArray()), None);
+        var read = await Store.ReadLogAsync(Id("f"), 0, None);
+
+        Assert.Equal(RecipientState.Connected, appended.State);
+        Assert.Equal([1L], read.Entries.Select(e => e.Seq));
+    }
+
+    [Fact]
     public async Task TheTokenIsStoredOnlyAsItsHash()
     {
         var claim = await Store.ClaimAsync(Id("a"), null, 0, "s1", None);
