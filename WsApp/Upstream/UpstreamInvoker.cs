@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Protocol;
+using ServerlessWs.Core.Telemetry;
 using ServerlessWs.Core.Upstream;
 
 namespace ServerlessWs.App.Upstream;
@@ -37,9 +38,23 @@ internal sealed partial class UpstreamInvoker(
         catch (OperationCanceledException)
         {
             Timeout(logger, eventName, clientId);
+            WsMetrics.UpstreamCalls.Add(1, Kind, new("outcome", "timeout"));
             return InvokeOutcome.TimedOut;
         }
 
+        // The call's own time, from the request sent (a slot held) to the answer read, by outcome.
+        var started = time.GetTimestamp();
+        var outcome = await CallAsync(ceId, eventName, clientId, userId, data, timeout);
+        var tag = new KeyValuePair<string, object?>("outcome", outcome.Data is not null ? "ok" : outcome.ErrorCode == ErrorCodes.UpstreamTimeout ? "timeout" : "failed");
+        WsMetrics.UpstreamCalls.Add(1, Kind, tag);
+        WsMetrics.UpstreamLatency.Record(time.GetElapsedTime(started).TotalMilliseconds, Kind, tag);
+        return outcome;
+    }
+
+    private static readonly KeyValuePair<string, object?> Kind = new("kind", "invoke");
+
+    private async Task<InvokeOutcome> CallAsync(string ceId, string eventName, string clientId, string? userId, byte[] data, CancellationTokenSource timeout)
+    {
         try
         {
             using var request = UpstreamRequest.Create(_options, ceId, eventName, clientId, ws.Value.ServerId, userId, time.GetUtcNow(), data);

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Core.Telemetry;
 using ServerlessWs.Core.Upstream;
 
 namespace ServerlessWs.App.Tests;
@@ -84,20 +85,72 @@ public sealed class UpstreamInvokeTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("fail", "upstream-failed")]
-    [InlineData("notjson", "upstream-failed")]
-    [InlineData("slow", "upstream-timeout")]
-    public async Task AFailingOrSlowHandlerGivesTheDocumentedErrorAndTheSocketStaysOpen(string eventName, string code)
+    [InlineData("echo", null, "ok")]
+    [InlineData("fail", "upstream-failed", "failed")]
+    [InlineData("notjson", "upstream-failed", "failed")]
+    [InlineData("slow", "upstream-timeout", "timeout")]
+    public async Task AFailingOrSlowHandlerGivesTheDocumentedErrorAndTheSocketStaysOpen(string eventName, string? code, string outcome)
     {
+        using var calls = new UpstreamCallsRecorder();
         await using var node = await StartNodeAsync();
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
 
         await alice.SendAsync($$"""{"type":"invoke","event":"{{eventName}}","data":null,"id":7}""");
 
-        var error = await alice.ReceiveAsync();
-        Assert.Equal(("error", code, "7"), (error.Type(), error.GetProperty("code").GetString(), error.GetProperty("id").GetRawText()));
+        var answer = await alice.ReceiveAsync();
+        if (code is null)
+        {
+            Assert.Equal(("result", "7"), (answer.Type(), answer.GetProperty("id").GetRawText()));
+        }
+        else
+        {
+            Assert.Equal(("error", code, "7"), (answer.Type(), answer.GetProperty("code").GetString(), answer.GetProperty("id").GetRawText()));
+        }
+
         Assert.Equal(WebSocketState.Open, alice.Socket.State);
         await alice.AssertAliveAsync();
+        // Counted on the dashboard's instruments: one call of kind invoke with this outcome, and its time.
+        Assert.Equal([("ws.upstream.calls", outcome), ("ws.upstream.latency", outcome)], calls.Taken.OrderBy(m => m.Instrument));
+    }
+
+    /// <summary>The upstream instruments' measurements of kind <c>invoke</c> while it lives (this class's tests run one at a time).</summary>
+    private sealed class UpstreamCallsRecorder : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private readonly ConcurrentQueue<(string Instrument, string Outcome)> _taken = new();
+
+        public UpstreamCallsRecorder()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument == WsMetrics.UpstreamCalls || instrument == WsMetrics.UpstreamLatency)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => Take(instrument.Name, tags));
+            _listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => Take(instrument.Name, tags));
+            _listener.Start();
+        }
+
+        public IEnumerable<(string Instrument, string Outcome)> Taken => _taken;
+
+        public void Dispose() => _listener.Dispose();
+
+        private void Take(string instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? kind = null, outcome = null;
+            foreach (var tag in tags)
+            {
+                kind = tag.Key == "kind" ? (string?)tag.Value : kind;
+                outcome = tag.Key == "outcome" ? (string?)tag.Value : outcome;
+            }
+
+            if (kind == "invoke")
+            {
+                _taken.Enqueue((instrument, outcome!));
+            }
+        }
     }
 
     [Fact]
