@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: one redis-server, two WsApp nodes (Release) and two seed-node nodes on loopback; every scenario
 # against both systems in the same run (one system's servers at a time, so they do not share the cores); one
-# table of WsApp / seed-node. Takeover, resume, fanout, broadcast (groups: the seed has none) and scale are WsApp
-# only. Writes bench/results/<date>.md. Everything is bounded and stops by itself.
+# table of WsApp / seed-node. Takeover, resume, fanout, broadcast (groups: the seed has none), invoke (upstream:
+# none either) and scale are WsApp only. Writes bench/results/<date>.md. Everything is bounded and stops by itself.
 #   bench/run.sh            the full run (defaults of the issue: 10,000 connections, 60 s idle hold, ...)
 #   bench/run.sh --quick    a smoke run: a few hundred connections, a few seconds each
 set -euo pipefail
@@ -18,6 +18,7 @@ if [ "$QUICK" = 1 ]; then
   SCALE=(--steps 200,400 --per-process 150 --settle-seconds 1 --hold-seconds 2)
   FANOUT=(--members 100 --rate 10 --duration-seconds 2)
   BROADCAST=(--connections 300 --rate 2 --duration-seconds 2)
+  INVOKE=(--clients 20 --rate 100 --duration-seconds 2)
 else
   IDLE=(--connections 10000 --settle-seconds 5 --hold-seconds 60)
   ROUTE=(--pairs 500 --rate 5000 --duration-seconds 20)
@@ -29,7 +30,11 @@ else
   FANOUT=(--members 1000 --rate 10 --duration-seconds 20)
   # 10,000 sockets in the one load-tool process: within its 20,000 open files (the nodes hold theirs apart).
   BROADCAST=(--connections 10000 --rate 2 --duration-seconds 10)
+  # Issue 20's load: 1,000 invokes a second over the two nodes, to a handler (in the load tool) that answers at once.
+  INVOKE=(--clients 200 --rate 1000 --duration-seconds 20)
 fi
+# The upstream handler the load tool hosts; both WsApp nodes call it (Upstream:Url).
+HANDLER_PORT=${HANDLER_PORT:-5210}
 
 REDIS_PORT=${REDIS_PORT:-6391}
 WORK=$(mktemp -d)
@@ -70,6 +75,8 @@ run_scenarios() { # system urls pids [wsapp-only]
     # Groups (contract v2 §5b): the seed has none. Broadcast sends as the admin API does, through WsCore on this redis.
     scenario "$1" "$2" "$3" fanout "${FANOUT[@]}" --redis-pid "$REDIS_PID"
     scenario "$1" "$2" "$3" broadcast "${BROADCAST[@]}" --redis "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID"
+    # Upstream (§7): the seed has no handler calls.
+    scenario "$1" "$2" "$3" invoke "${INVOKE[@]}" --handler-port "$HANDLER_PORT"
   fi
 }
 
@@ -77,6 +84,7 @@ echo "bench: WsApp" >&2
 APP=()
 for n in 1 2; do
   Redis__ConnectionString="127.0.0.1:$REDIS_PORT" Ws__ServerId="bench-$n" Logging__LogLevel__Default=Warning \
+    Upstream__Url="http://127.0.0.1:$HANDLER_PORT/handler" Upstream__SigningKeys__0="bench-only-signing-key-of-32-characters-or-more" \
     dotnet WsApp/bin/Release/net10.0/WsApp.dll --urls "http://127.0.0.1:520$n" >"$WORK/wsapp-$n.log" 2>&1 &
   APP+=($!); PIDS+=($!)
 done

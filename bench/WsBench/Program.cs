@@ -76,6 +76,12 @@ root.Subcommands.Add(Scenario("fanout", "WsApp: one group's members over the two
 root.Subcommands.Add(Scenario("broadcast", "WsApp: N clients over the two servers, admin-style broadcasts (group *) at a fixed rate", (r, t, ct) =>
     Fanout.BroadcastAsync(t, r.GetValue(redis)!, r.GetValue(connections), r.GetValue(broadcastRate), TimeSpan.FromSeconds(r.GetValue(broadcastDuration)), r.GetValue(redisPid), ct),
     connections, broadcastRate, broadcastDuration, redis, redisPid));
+var handlerPort = new Option<int>("--handler-port") { Description = "Loopback port of the upstream handler this tool hosts (the servers' Upstream:Url)", DefaultValueFactory = _ => 5210 };
+var clients = new Option<int>("--clients") { DefaultValueFactory = _ => 200 };
+var invokeRate = new Option<int>("--rate") { DefaultValueFactory = _ => 1_000 };
+root.Subcommands.Add(Scenario("invoke", "WsApp: clients over the two servers invoke a handler that answers at once, at a fixed rate", (r, t, ct) =>
+    Upstream.InvokeAsync(t, r.GetValue(handlerPort), r.GetValue(clients), r.GetValue(invokeRate), TimeSpan.FromSeconds(r.GetValue(duration)), ct),
+    handlerPort, clients, invokeRate, duration));
 root.Subcommands.Add(Scenario("scale", "WsApp: idle connections on one node in steps, over several client processes", (r, t, ct) =>
     Scale.RunAsync(t, r.GetValue(steps)!.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), r.GetValue(perProcess),
         TimeSpan.FromSeconds(r.GetValue(settle)), TimeSpan.FromSeconds(r.GetValue(hold)), ct),

@@ -36,6 +36,10 @@ internal static class Report
         ("broadcast.last_client_p50_ms", "broadcast to 10,000 clients, 2/s: last client has it, p50 (ms), WsApp only", "", true),
         ("broadcast.last_client_p99_ms", "broadcast: last client has it, p99 (ms), WsApp only", "<= 150 ms", true),
         ("broadcast.delivered_ratio", "broadcast: delivered (deliveries / broadcasts x clients), WsApp only", "100%", false),
+        ("invoke.answered_ratio", "invoke at 1,000/s, handler answering at once: answered with its result, WsApp only", "100%", false),
+        ("invoke.rtt_p50_ms", "invoke: round trip p50 (ms), WsApp only", "", true),
+        ("invoke.rtt_p99_ms", "invoke: round trip p99 (ms), WsApp only", "", true),
+        ("invoke.overhead_p99_ms", "invoke: round trip less the handler's own time, p99 (ms), WsApp only", "<= 2 ms", true),
         ("scale.5000.rss_mib", "scale, one node: RSS (MiB) at 5,000 idle", "", true),
         ("scale.10000.rss_mib", "scale, one node: RSS (MiB) at 10,000 idle", "", true),
         ("scale.19000.rss_mib", "scale, one node: RSS (MiB) at 19,000 idle", "", true),
@@ -51,6 +55,7 @@ internal static class Report
         ("max.loadtool_cpu_seconds", "load tool CPU seconds (max run)", "", true),
         ("fanout.loadtool_cpu_seconds", "load tool CPU seconds (fanout run)", "", true),
         ("broadcast.loadtool_cpu_seconds", "load tool CPU seconds (broadcast run)", "", true),
+        ("invoke.loadtool_cpu_seconds", "load tool CPU seconds (invoke run)", "", true),
     ];
 
     public static string Render(IEnumerable<FileInfo> files)

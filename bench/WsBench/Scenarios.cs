@@ -63,18 +63,15 @@ internal static class Scenarios
             }
         }
 
-        var recipients = await ConnectPairsAsync(target.Urls[^1], $"r{run}", pairs, OnMessage, cancellationToken);
-        var senders = await ConnectPairsAsync(target.Urls[0], $"s{run}", pairs, null, cancellationToken);
+        var recipients = await ConnectManyAsync(target.Urls[^1], $"r{run}", pairs, OnMessage, cancellationToken);
+        var senders = await ConnectManyAsync(target.Urls[0], $"s{run}", pairs, null, cancellationToken);
         long sent;
         try
         {
-            sent = await SendAtRateAsync(senders, i => $"r{run}-{i}", rate, duration, cancellationToken);
+            sent = await SendAtRateAsync(
+                senders, i => $$$"""{"type":"send","to":"r{{{run}}}-{{{i}}}","data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""", rate, duration, cancellationToken);
             // Stragglers: everything still in flight gets two seconds.
-            var deadline = Stopwatch.StartNew();
-            while (Interlocked.Read(ref received) < sent && deadline.Elapsed < TimeSpan.FromSeconds(2))
-            {
-                await Task.Delay(20, cancellationToken);
-            }
+            await WaitForAsync(() => Interlocked.Read(ref received) >= sent, TimeSpan.FromSeconds(2), cancellationToken);
         }
         finally
         {
@@ -225,7 +222,17 @@ internal static class Scenarios
         return ([.. clients], failed, clock.Elapsed);
     }
 
-    private static async Task<List<BenchClient>> ConnectPairsAsync(Uri baseUrl, string prefix, int count, Action<BenchClient, ReadOnlyMemory<byte>>? onMessage, CancellationToken cancellationToken)
+    /// <summary>Waits, polling every 20 ms, until <paramref name="done"/> or <paramref name="limit"/> has passed.</summary>
+    public static async Task WaitForAsync(Func<bool> done, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!done() && deadline.Elapsed < limit)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
+    public static async Task<List<BenchClient>> ConnectManyAsync(Uri baseUrl, string prefix, int count, Action<BenchClient, ReadOnlyMemory<byte>>? onMessage, CancellationToken cancellationToken)
     {
         var clients = new List<BenchClient>(count);
         for (var i = 0; i < count; i += 64)
@@ -239,16 +246,16 @@ internal static class Scenarios
 
     /// <summary>
     /// Each sender sleeps until its own next send is due (start + n / its rate), so the load tool wakes once per
-    /// message rather than polling; senders are staggered so their sends do not come in bursts.
+    /// message rather than polling; senders are staggered so their sends do not come in bursts. Sender i sends
+    /// <paramref name="frame"/>(i), made at the moment of sending (so a timestamp in it is the send's).
     /// </summary>
-    private static async Task<long> SendAtRateAsync(List<BenchClient> senders, Func<int, string> recipient, int rate, TimeSpan duration, CancellationToken cancellationToken)
+    public static async Task<long> SendAtRateAsync(List<BenchClient> senders, Func<int, string> frame, int rate, TimeSpan duration, CancellationToken cancellationToken)
     {
         var interval = TimeSpan.FromSeconds(senders.Count / (double)rate);
         var sent = 0L;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(senders.Select(async (sender, i) =>
         {
-            var to = recipient(i);
             var next = interval * ((double)i / senders.Count);
             while (next < duration && !cancellationToken.IsCancellationRequested)
             {
@@ -258,8 +265,7 @@ internal static class Scenarios
                     await Task.Delay(wait, cancellationToken);
                 }
 
-                var payload = $$$"""{"type":"send","to":"{{{to}}}","data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""";
-                await sender.SendAsync(Encoding.UTF8.GetBytes(payload));
+                await sender.SendAsync(Encoding.UTF8.GetBytes(frame(i)));
                 Interlocked.Increment(ref sent);
                 next += interval;
             }

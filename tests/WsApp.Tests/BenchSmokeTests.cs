@@ -68,6 +68,32 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task TheInvokeScenarioHasEveryInvokeAnsweredByTheHandlerItHosts()
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var port = FreePort();
+        (string, object)[] upstream = [("Upstream:Url", $"http://127.0.0.1:{port}/handler"), ("Upstream:SigningKeys:0", "bench-signing-key-of-at-least-32-characters")];
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", upstream);
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", upstream);
+        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+
+        var figures = await ServerlessWs.Bench.Upstream.InvokeAsync(target, port, clients: 10, rate: 100, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        Assert.InRange(figures["invoke.sent"], 80, 120);
+        Assert.Equal(figures["invoke.sent"], figures["invoke.handler_calls"]);
+        Assert.Equal(1.0, figures["invoke.answered_ratio"]);
+        Assert.Equal(0, figures["invoke.failed"]);
+        Assert.True(figures["invoke.overhead_p99_ms"] > 0 && figures["invoke.overhead_p99_ms"] <= figures["invoke.rtt_p99_ms"]);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task TheBroadcastScenarioReachesEveryClientOnBothNodesOnce()
     {
         var run = Guid.NewGuid().ToString("N")[..6];

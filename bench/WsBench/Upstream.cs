@@ -1,0 +1,125 @@
+using System.Buffers.Text;
+using System.Diagnostics;
+using System.Text;
+using HdrHistogram;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ServerlessWs.Bench;
+
+/// <summary>
+/// The upstream scenarios (docs/protocol.md §7), WsApp only: the application's handler is a loopback endpoint in
+/// this process that answers at once, and says in its answer how long it took itself, so the time WsApp adds is
+/// measured per call rather than guessed.
+/// </summary>
+internal static class Upstream
+{
+    /// <summary>
+    /// <paramref name="clients"/> clients over the servers send <c>invoke</c>s at <paramref name="rate"/> a second in
+    /// all; each result's round trip less the handler's own time (which it reports) is WsApp's overhead.
+    /// </summary>
+    public static async Task<Figures> InvokeAsync(Target target, int handlerPort, int clients, int rate, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        await using var handler = await Handler.StartAsync(handlerPort, cancellationToken);
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var roundTrip = new LongConcurrentHistogram(1, 60_000_000, 3);
+        var overhead = new LongConcurrentHistogram(1, 60_000_000, 3);
+        var answered = 0L;
+        var failed = 0L;
+        void OnMessage(BenchClient _, ReadOnlyMemory<byte> frame)
+        {
+            if (frame.Span.IndexOf("\"result\""u8) < 0)
+            {
+                Interlocked.Increment(ref failed);
+                return;
+            }
+
+            var total = (long)Stopwatch.GetElapsedTime(Number(frame.Span, "\"t\":"u8)).TotalMicroseconds;
+            roundTrip.RecordValue(Math.Max(1, total));
+            overhead.RecordValue(Math.Max(1, total - Number(frame.Span, "\"h\":"u8)));
+            Interlocked.Increment(ref answered);
+        }
+
+        var senders = new List<BenchClient>(clients);
+        for (var n = 0; n < target.Urls.Count; n++)
+        {
+            var share = (clients / target.Urls.Count) + (n < clients % target.Urls.Count ? 1 : 0);
+            senders.AddRange(await Scenarios.ConnectManyAsync(target.Urls[n], $"i{run}-{n}", share, OnMessage, cancellationToken));
+        }
+
+        long sent;
+        try
+        {
+            sent = await Scenarios.SendAtRateAsync(
+                senders,
+                i => $$$"""{"type":"invoke","event":"bench","id":{{{i}}},"data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""",
+                rate,
+                duration,
+                cancellationToken);
+            await Scenarios.WaitForAsync(() => Interlocked.Read(ref answered) + Interlocked.Read(ref failed) >= sent, TimeSpan.FromSeconds(5), cancellationToken);
+        }
+        finally
+        {
+            await Scenarios.DisposeAllAsync(senders);
+        }
+
+        return new Figures
+        {
+            ["invoke.sent"] = sent,
+            ["invoke.answered_ratio"] = sent == 0 ? 0 : Math.Min(1, (double)Interlocked.Read(ref answered) / sent),
+            ["invoke.failed"] = Interlocked.Read(ref failed),
+            ["invoke.rtt_p50_ms"] = roundTrip.GetValueAtPercentile(50) / 1000.0,
+            ["invoke.rtt_p99_ms"] = roundTrip.GetValueAtPercentile(99) / 1000.0,
+            ["invoke.overhead_p50_ms"] = overhead.GetValueAtPercentile(50) / 1000.0,
+            ["invoke.overhead_p99_ms"] = overhead.GetValueAtPercentile(99) / 1000.0,
+            ["invoke.handler_calls"] = handler.Calls,
+        };
+    }
+
+    /// <summary>The digits after <paramref name="marker"/> in <paramref name="frame"/> (0 when absent).</summary>
+    private static long Number(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> marker)
+    {
+        var at = frame.IndexOf(marker);
+        return at >= 0 && Utf8Parser.TryParse(frame[(at + marker.Length)..], out long value, out _) ? value : 0;
+    }
+
+    /// <summary>
+    /// A handler that answers every call at once with <c>{"t":…,"h":…}</c>: the body's <c>t</c> back, and its own time
+    /// in µs from the request's arrival at the endpoint to the answer written. It checks no signature (the tests do).
+    /// </summary>
+    private sealed class Handler : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private long _calls;
+
+        private Handler(WebApplication app) => _app = app;
+
+        public long Calls => Interlocked.Read(ref _calls);
+
+        public static async Task<Handler> StartAsync(int port, CancellationToken cancellationToken)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+            builder.Logging.ClearProviders();
+            var app = builder.Build();
+            var handler = new Handler(app);
+            app.MapPost("/handler", async (HttpContext http) =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                Interlocked.Increment(ref handler._calls);
+                using var body = new MemoryStream();
+                await http.Request.Body.CopyToAsync(body, cancellationToken);
+                var t = Number(body.GetBuffer().AsSpan(0, (int)body.Length), "\"t\":"u8);
+                http.Response.ContentType = "application/json";
+                var own = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+                await http.Response.Body.WriteAsync(Encoding.UTF8.GetBytes($$"""{"t":{{t}},"h":{{own}}}"""), cancellationToken);
+            });
+            await app.StartAsync(cancellationToken);
+            return handler;
+        }
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    }
+}
