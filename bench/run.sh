@@ -19,6 +19,7 @@ if [ "$QUICK" = 1 ]; then
   FANOUT=(--members 100 --rate 10 --duration-seconds 2)
   BROADCAST=(--connections 300 --rate 2 --duration-seconds 2)
   INVOKE=(--clients 20 --rate 100 --duration-seconds 2)
+  EVENT=(--clients 50 --rate 500 --duration-seconds 2)
 else
   IDLE=(--connections 10000 --settle-seconds 5 --hold-seconds 60)
   ROUTE=(--pairs 500 --rate 5000 --duration-seconds 20)
@@ -32,6 +33,8 @@ else
   BROADCAST=(--connections 10000 --rate 2 --duration-seconds 10)
   # Issue 20's load: 1,000 invokes a second over the two nodes, to a handler (in the load tool) that answers at once.
   INVOKE=(--clients 200 --rate 1000 --duration-seconds 20)
+  # And 5,000 durable events a second over the two nodes, after direct sends at the same rate (the comparison).
+  EVENT=(--clients 500 --rate 5000 --duration-seconds 20)
 fi
 # The upstream handler the load tool hosts; both WsApp nodes call it (Upstream:Url).
 HANDLER_PORT=${HANDLER_PORT:-5210}
@@ -77,6 +80,7 @@ run_scenarios() { # system urls pids [wsapp-only]
     scenario "$1" "$2" "$3" broadcast "${BROADCAST[@]}" --redis "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID"
     # Upstream (§7): the seed has no handler calls.
     scenario "$1" "$2" "$3" invoke "${INVOKE[@]}" --handler-port "$HANDLER_PORT"
+    scenario "$1" "$2" "$3" event "${EVENT[@]}"
   fi
 }
 

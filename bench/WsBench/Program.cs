@@ -82,6 +82,11 @@ var invokeRate = new Option<int>("--rate") { DefaultValueFactory = _ => 1_000 };
 root.Subcommands.Add(Scenario("invoke", "WsApp: clients over the two servers invoke a handler that answers at once, at a fixed rate", (r, t, ct) =>
     Upstream.InvokeAsync(t, r.GetValue(handlerPort), r.GetValue(clients), r.GetValue(invokeRate), TimeSpan.FromSeconds(r.GetValue(duration)), ct),
     handlerPort, clients, invokeRate, duration));
+var eventClients = new Option<int>("--clients") { DefaultValueFactory = _ => 500 };
+var eventRate = new Option<int>("--rate") { DefaultValueFactory = _ => 5_000 };
+root.Subcommands.Add(Scenario("event", "WsApp: direct sends, then durable events, at the same rate over the two servers: ack round trips", (r, t, ct) =>
+    Upstream.EventAsync(t, r.GetValue(eventClients), r.GetValue(eventRate), TimeSpan.FromSeconds(r.GetValue(duration)), ct),
+    eventClients, eventRate, duration));
 root.Subcommands.Add(Scenario("scale", "WsApp: idle connections on one node in steps, over several client processes", (r, t, ct) =>
     Scale.RunAsync(t, r.GetValue(steps)!.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), r.GetValue(perProcess),
         TimeSpan.FromSeconds(r.GetValue(settle)), TimeSpan.FromSeconds(r.GetValue(hold)), ct),

@@ -40,6 +40,10 @@ internal static class Report
         ("invoke.rtt_p50_ms", "invoke: round trip p50 (ms), WsApp only", "", true),
         ("invoke.rtt_p99_ms", "invoke: round trip p99 (ms), WsApp only", "", true),
         ("invoke.overhead_p99_ms", "invoke: round trip less the handler's own time, p99 (ms), WsApp only", "<= 2 ms", true),
+        ("event.send_ack_p99_ms", "event run, 5,000/s over two nodes: direct send's ack p99 (ms), WsApp only", "", true),
+        ("event.accepted_p99_ms", "event: `accepted` ack p99 (ms), WsApp only", "", true),
+        ("event.accepted_p99_over_send_p99", "event: accepted p99 / send ack p99 in the same run, WsApp only", "<= 1.2", true),
+        ("event.accepted_ratio", "event: accepted (accepted / sent), WsApp only", "100%", false),
         ("scale.5000.rss_mib", "scale, one node: RSS (MiB) at 5,000 idle", "", true),
         ("scale.10000.rss_mib", "scale, one node: RSS (MiB) at 10,000 idle", "", true),
         ("scale.19000.rss_mib", "scale, one node: RSS (MiB) at 19,000 idle", "", true),
@@ -56,6 +60,7 @@ internal static class Report
         ("fanout.loadtool_cpu_seconds", "load tool CPU seconds (fanout run)", "", true),
         ("broadcast.loadtool_cpu_seconds", "load tool CPU seconds (broadcast run)", "", true),
         ("invoke.loadtool_cpu_seconds", "load tool CPU seconds (invoke run)", "", true),
+        ("event.loadtool_cpu_seconds", "load tool CPU seconds (event run)", "", true),
     ];
 
     public static string Render(IEnumerable<FileInfo> files)

@@ -78,6 +78,82 @@ internal static class Upstream
         };
     }
 
+    /// <summary>
+    /// Durable <c>event</c>s against direct <c>send</c>s in the same run: <paramref name="clients"/> clients over the
+    /// servers first send to a partner on the other server at <paramref name="rate"/> a second (the ack's round trip),
+    /// then emit events at the same rate (the <c>accepted</c> ack's round trip). Each frame's id is its send time.
+    /// </summary>
+    public static async Task<Figures> EventAsync(Target target, int clients, int rate, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var sendAck = new LongConcurrentHistogram(1, 60_000_000, 3);
+        var accepted = new LongConcurrentHistogram(1, 60_000_000, 3);
+        var current = sendAck;
+        long acks = 0, accepts = 0, refused = 0;
+        void OnMessage(BenchClient _, ReadOnlyMemory<byte> frame)
+        {
+            var span = frame.Span;
+            if (span.IndexOf("\"ack\""u8) < 0)
+            {
+                // An error (a refused event, a rate limit) counts against the run; delivered messages are ignored.
+                if (span.IndexOf("\"error\""u8) >= 0)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+
+                return;
+            }
+
+            Volatile.Read(ref current).RecordValue(Math.Max(1, (long)Stopwatch.GetElapsedTime(Number(span, "\"id\":"u8)).TotalMicroseconds));
+            Interlocked.Increment(ref span.IndexOf("\"accepted\""u8) >= 0 ? ref accepts : ref acks);
+        }
+
+        var half = Math.Max(1, clients / 2);
+        var first = await Scenarios.ConnectManyAsync(target.Urls[0], $"e{run}-a", half, OnMessage, cancellationToken);
+        var second = await Scenarios.ConnectManyAsync(target.Urls[^1], $"e{run}-b", half, OnMessage, cancellationToken);
+        var all = first.Concat(second).ToList();
+        long sends, events;
+        try
+        {
+            // Client i sends to its partner on the other server (i < half: a-i to b-i; else b-i to a-i).
+            sends = await Scenarios.SendAtRateAsync(
+                all,
+                i => $$$"""{"type":"send","to":"e{{{run}}}-{{{(i < half ? "b" : "a")}}}-{{{i % half}}}","id":{{{Stopwatch.GetTimestamp()}}},"data":{"n":{{{i}}}}}""",
+                rate,
+                duration,
+                cancellationToken);
+            await Scenarios.WaitForAsync(() => Interlocked.Read(ref acks) >= sends, TimeSpan.FromSeconds(5), cancellationToken);
+            Volatile.Write(ref current, accepted);
+            events = await Scenarios.SendAtRateAsync(
+                all,
+                i => $$$"""{"type":"event","event":"bench","id":{{{Stopwatch.GetTimestamp()}}},"data":{"n":{{{i}}}}}""",
+                rate,
+                duration,
+                cancellationToken);
+            await Scenarios.WaitForAsync(() => Interlocked.Read(ref accepts) + Interlocked.Read(ref refused) >= events, TimeSpan.FromSeconds(5), cancellationToken);
+        }
+        finally
+        {
+            await Scenarios.DisposeAllAsync(all);
+        }
+
+        var sendP99 = sendAck.GetValueAtPercentile(99) / 1000.0;
+        var acceptedP99 = accepted.GetValueAtPercentile(99) / 1000.0;
+        return new Figures
+        {
+            ["event.sends"] = sends,
+            ["event.send_acked_ratio"] = sends == 0 ? 0 : Math.Min(1, (double)Interlocked.Read(ref acks) / sends),
+            ["event.send_ack_p99_ms"] = sendP99,
+            ["event.sent"] = events,
+            ["event.accepted"] = Interlocked.Read(ref accepts),
+            ["event.accepted_ratio"] = events == 0 ? 0 : Math.Min(1, (double)Interlocked.Read(ref accepts) / events),
+            ["event.refused"] = Interlocked.Read(ref refused),
+            ["event.accepted_p50_ms"] = accepted.GetValueAtPercentile(50) / 1000.0,
+            ["event.accepted_p99_ms"] = acceptedP99,
+            ["event.accepted_p99_over_send_p99"] = sendP99 == 0 ? 0 : acceptedP99 / sendP99,
+        };
+    }
+
     /// <summary>The digits after <paramref name="marker"/> in <paramref name="frame"/> (0 when absent).</summary>
     private static long Number(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> marker)
     {
