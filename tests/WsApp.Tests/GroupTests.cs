@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using ServerlessWs.App.Connections;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Tests.Infrastructure;
 using ServerlessWs.Core.Protocol;
@@ -278,7 +279,7 @@ public sealed class GroupTests
 
         var error = await alice.ReceiveAsync();
         Assert.Equal(("error", "not-allowed", "g3"), (error.Type(), error.GetProperty("code").GetString(), error.GetProperty("id").GetString()));
-        Assert.Equal(2, node.Manager().LocalGroupCount - 1);
+        Assert.Equal(2, node.Services.GetRequiredService<LocalGroups>().Count - 1);
     }
 
     [Fact]
@@ -305,10 +306,11 @@ public sealed class GroupTests
     public async Task ANodeHearsAGroupOnlyWhileItHoldsAMemberOfIt()
     {
         await using var node = await WsNode.StartAsync();
-        var manager = node.Manager();
+        var connections = node.Connections();
+        var groups = node.Services.GetRequiredService<LocalGroups>();
         var alice = await TestClient.ConnectAsync(node, "clientId=alice");
         await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
-        Assert.Equal(1, manager.LocalGroupCount);
+        Assert.Equal(1, groups.Count);
 
         await alice.SendAsync(Frames.Join("a", id: "1"));
         await alice.SendAsync(Frames.Join("b", id: "2"));
@@ -316,17 +318,17 @@ public sealed class GroupTests
         await alice.ReceiveOfTypeAsync("ack");
         await alice.ReceiveOfTypeAsync("ack");
         await bob.ReceiveOfTypeAsync("ack");
-        Assert.Equal(3, manager.LocalGroupCount);
+        Assert.Equal(3, groups.Count);
 
         await alice.SendAsync(Frames.Leave("a", id: "4"));
         await alice.ReceiveOfTypeAsync("ack");
-        Assert.Equal(2, manager.LocalGroupCount);
+        Assert.Equal(2, groups.Count);
         await alice.DisposeAsync();
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "alice's socket did not close");
-        Assert.Equal(2, manager.LocalGroupCount);
+        await Eventually.TrueAsync(() => connections.Count == 1, because: "alice's socket did not close");
+        Assert.Equal(2, groups.Count);
         await bob.SendAsync(Frames.Leave("b", id: "5"));
         await bob.ReceiveOfTypeAsync("ack");
-        Assert.Equal(1, manager.LocalGroupCount);
+        Assert.Equal(1, groups.Count);
 
         // Many connects and closes leave the broadcast group held once, as before.
         for (var i = 0; i < 20; i++)
@@ -334,8 +336,8 @@ public sealed class GroupTests
             await using var passer = await TestClient.ConnectAsync(node);
         }
 
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "the passers' sockets did not close");
-        Assert.Equal(1, manager.LocalGroupCount);
+        await Eventually.TrueAsync(() => connections.Count == 1, because: "the passers' sockets did not close");
+        Assert.Equal(1, groups.Count);
     }
 
     [Fact]
