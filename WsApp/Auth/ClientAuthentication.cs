@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
-using ServerlessWs.App.Connections;
 using ServerlessWs.Core.Hosting;
 using ServerlessWs.Core.Protocol;
 
@@ -11,7 +10,7 @@ namespace ServerlessWs.App.Auth;
 
 /// <summary>
 /// Optional client authentication (docs/protocol.md §1 <c>access_token</c>). The JWT bearer handler validates the token,
-/// but it is not run as middleware: <see cref="WebSocketsManager"/> asks for it after the other checks, so a bad
+/// but it is not run as middleware: the connect's admission asks for it after the other checks, so a bad
 /// token answers 401 in the contract's refusal order (503, 403, 429, 400, then 401) with problem+json.
 /// </summary>
 internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> options, ILogger<ClientAuthentication> logger)
@@ -79,15 +78,17 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
     }
 
     /// <summary>
-    /// The request as authentication leaves it (with the subject as <c>clientId</c> when bound and absent), or null
-    /// with the status and reason of the refusal: 401 for a token that is missing or not good, 503 when the token
-    /// cannot be checked now (the authority's keys cannot be fetched). With authentication off the request passes.
+    /// The connect's identity as authentication leaves it (with the subject as <c>clientId</c> when bound and
+    /// <paramref name="clientId"/> is absent), or null with the status and reason of the refusal: 401 for a token that
+    /// is missing or not good, 503 when the token cannot be checked now (the authority's keys cannot be fetched). With
+    /// authentication off the connect passes as it came, with no user.
     /// </summary>
-    public async Task<(ConnectRequest? Request, int Status, string? Refusal)> AuthenticateAsync(HttpContext http, ConnectRequest request)
+    public async Task<(ClientIdentity? Identity, int Status, string? Refusal)> AuthenticateAsync(HttpContext http, string? clientId)
     {
+        var identity = new ClientIdentity(clientId, UserId: null);
         if (!_options.Enabled)
         {
-            return (request, 0, null);
+            return (identity, 0, null);
         }
 
         AuthenticateResult result;
@@ -107,10 +108,10 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
         }
 
         var subject = result.Principal.FindFirstValue("sub");
-        request = request with { UserId = subject };
+        identity = identity with { UserId = subject };
         if (!_options.BindClientIdToSubject)
         {
-            return (request, 0, null);
+            return (identity, 0, null);
         }
 
         // A subject that names an id the system uses (admin) would let its holder speak as the admin API.
@@ -119,15 +120,15 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
             return Refuse("The access_token's subject cannot be used as a clientId.");
         }
 
-        if (request.ClientId is not null && !string.Equals(request.ClientId, subject, StringComparison.Ordinal))
+        if (identity.ClientId is not null && !string.Equals(identity.ClientId, subject, StringComparison.Ordinal))
         {
             return Refuse("This access_token is not for this clientId.");
         }
 
-        return (request with { ClientId = subject }, 0, null);
+        return (identity with { ClientId = subject }, 0, null);
     }
 
-    private static (ConnectRequest? Request, int Status, string? Refusal) Refuse(string reason) =>
+    private static (ClientIdentity? Identity, int Status, string? Refusal) Refuse(string reason) =>
         (null, StatusCodes.Status401Unauthorized, reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Client authentication could not check a token (its authority or keys are unreachable)")]
@@ -145,3 +146,6 @@ internal sealed partial class ClientAuthentication(IOptions<ClientAuthOptions> o
         }
     }
 }
+
+/// <summary>Who a connect is once authenticated: the <c>clientId</c> it claims and the token's subject, if any.</summary>
+internal sealed record ClientIdentity(string? ClientId, string? UserId);

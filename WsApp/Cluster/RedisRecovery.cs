@@ -7,7 +7,7 @@ namespace ServerlessWs.App.Cluster;
 /// When the connection to Redis comes back, this node re-asserts every claim it still holds a socket for (the
 /// epoch decides who owns each id) and retries the releases that failed while Redis was away.
 /// </summary>
-internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, WebSocketsManager manager, ILogger<RedisRecovery> logger) : IHostedService
+internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, NodeLifecycle manager, ILogger<RedisRecovery> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

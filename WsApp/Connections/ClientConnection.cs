@@ -280,12 +280,6 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// <summary>Drops the socket at once, without a close handshake.</summary>
     public void Abort() => _socket.Abort();
 
-    /// <summary>Whether a ping is out with no pong since (for tests that step the clock).</summary>
-    internal bool IsAwaitingPong => _pingOutstanding && _heartbeat.PongCount == _pongsAtPing;
-
-    /// <summary>Pong frames received so far (for tests that step the clock).</summary>
-    internal int PongCount => _heartbeat.PongCount;
-
     /// <summary>The store lost this client's log and seq restarts at 1: the send pump must accept seq 1 again.</summary>
     public void RestartSequence()
     {

@@ -6,7 +6,7 @@ using ServerlessWs.Core.Sessions;
 namespace ServerlessWs.App.Connections;
 
 /// <summary>What every connection of a node shares: one instance per node, so a connection carries one reference.</summary>
-/// <param name="Ended">What the node does once a connection is over and its socket closed (the manager's bookkeeping).</param>
+/// <param name="Ended">What the node does once a connection is over and its socket closed (the admission's bookkeeping: map, groups, claim, slot).</param>
 internal sealed record ConnectionContext(
     WsOptions Options,
     ISessionStore Store,

@@ -25,18 +25,6 @@ internal sealed class LocalGroups(ISessionStore store, INodeBus bus, Func<IEnume
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LocalGroup> _groups = new(StringComparer.Ordinal);
 
-    /// <summary>Groups this node hears now (for tests).</summary>
-    internal int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _groups.Count;
-            }
-        }
-    }
-
     private LocalGroup? _broadcast;
 
     /// <summary>Starts hearing the broadcast group, for as long as the node runs.</summary>

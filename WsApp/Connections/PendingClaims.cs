@@ -17,9 +17,6 @@ internal sealed class PendingClaims
 {
     private readonly ConcurrentDictionary<string, Window> _windows = new(StringComparer.Ordinal);
 
-    /// <summary>Client ids with a connect in progress (for tests).</summary>
-    internal int Count => _windows.Count;
-
     /// <summary>Opens (or joins) the window of <paramref name="clientId"/>; every call must be paired with <see cref="Close"/>.</summary>
     public Window Open(string clientId)
     {

@@ -1,6 +1,3 @@
-using ServerlessWs.App.Connections;
-using ServerlessWs.App.Upgrade;
-
 namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>

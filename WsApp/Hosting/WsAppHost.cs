@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using ServerlessWs.App.Admission;
 using ServerlessWs.App.Auth;
 using ServerlessWs.App.Cluster;
 using ServerlessWs.App.Connections;
@@ -8,6 +9,8 @@ using ServerlessWs.App.Upgrade;
 using ServerlessWs.App.Upstream;
 using ServerlessWs.Core.Hosting;
 using ServerlessWs.Core.Options;
+using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Sessions;
 using ServerlessWs.Core.Upstream;
 
 namespace ServerlessWs.App.Hosting;
@@ -38,7 +41,7 @@ public static class WsAppHost
         app.UseLivePage();
         app.UseHeartbeatStreams();
         app.UseWebSockets();
-        app.MapGet("/ws", (HttpContext http, WebSocketsManager manager) => manager.HandleAsync(http));
+        app.MapGet("/ws", (HttpContext http, ConnectAdmission admissions) => WebSocketEndpoint.HandleAsync(http, admissions));
         // Live: the process answers. Ready: it takes new sockets (not draining).
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
@@ -61,8 +64,7 @@ public static class WsAppHost
         // The invoker bounds each call itself (Upstream:TimeoutSeconds): the client's own timeout is off.
         services.AddHttpClient(UpstreamInvoker.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<UpstreamInvoker>();
-        services.AddSingleton<WebSocketsManager>();
-        services.AddHostedService(sp => sp.GetRequiredService<WebSocketsManager>());
+        AddConnections(services);
         var health = services.AddHealthChecks().AddCheck<DrainingHealthCheck>("draining", tags: ["ready"]);
         if (onRedis)
         {
@@ -70,5 +72,27 @@ public static class WsAppHost
             services.AddHostedService<RedisRecovery>();
             health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         }
+    }
+
+    /// <summary>
+    /// The node's sockets, one concern per type: the local map and its inbox, the groups it hears, the node's outbox
+    /// budget, the claims it gives back, its lifecycle (a hosted service), and the admission of a connect.
+    /// </summary>
+    private static void AddConnections(IServiceCollection services)
+    {
+        services.AddSingleton<LocalConnections>();
+        services.AddSingleton<ClaimReleases>();
+        services.AddSingleton(sp => new LocalGroups(
+            sp.GetRequiredService<ISessionStore>(),
+            sp.GetRequiredService<INodeBus>(),
+            sp.GetRequiredService<LocalConnections>().Enumerate,
+            sp.GetRequiredService<ILogger<LocalGroups>>()));
+        services.AddSingleton(sp => new OutboxMeter(
+            sp.GetRequiredService<IOptions<WsOptions>>().Value.NodeOutboxBytes,
+            sp.GetRequiredService<LocalConnections>().Snapshot,
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<NodeLifecycle>();
+        services.AddHostedService(sp => sp.GetRequiredService<NodeLifecycle>());
+        services.AddSingleton<ConnectAdmission>();
     }
 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using ServerlessWs.App.Heartbeat;
 
 namespace ServerlessWs.App.Upgrade;
 
@@ -8,7 +9,7 @@ namespace ServerlessWs.App.Upgrade;
 /// waits on an asynchronous send. Why: the first asynchronous send leaves ~360 bytes of send state on the socket for
 /// its whole life, which an idle connection then holds for nothing (docs/performance.md).
 /// </summary>
-/// <remarks>Writes are never concurrent: <see cref="Heartbeat.HeartbeatStream"/> holds a write lock over this stream.</remarks>
+/// <remarks>Writes are never concurrent: <see cref="HeartbeatStream"/> holds a write lock over this stream.</remarks>
 internal sealed class SocketStream : DuplexStream
 {
     private readonly Socket _socket;

@@ -14,7 +14,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using ServerlessWs.App.Connections;
+using ServerlessWs.App.Admission;
 using ServerlessWs.App.Heartbeat;
 
 namespace ServerlessWs.App.Upgrade;
@@ -39,7 +39,7 @@ internal sealed class WebSocketFastPath
 
     private static readonly WebSocketCreationOptions ServerSocket = new() { IsServer = true, KeepAliveInterval = TimeSpan.Zero };
 
-    private readonly WebSocketsManager _manager;
+    private readonly ConnectAdmission _admissions;
     private readonly IServiceScopeFactory _scopes;
     private readonly ForwardedHeadersMiddleware? _forwarded;
     private readonly TimeSpan _headersTimeout;
@@ -47,7 +47,7 @@ internal sealed class WebSocketFastPath
 
     public WebSocketFastPath(IServiceProvider services)
     {
-        _manager = services.GetRequiredService<WebSocketsManager>();
+        _admissions = services.GetRequiredService<ConnectAdmission>();
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         // Kestrel's own limits and the host's AllowedHosts, read as Kestrel and the host filtering read them: a
         // connection must not escape them by being the fast path's (issue 17 item 7).
@@ -95,7 +95,7 @@ internal sealed class WebSocketFastPath
             // The client left before its 101 (or before its stream was made), or the stream could not be made: the
             // claim is given back either way (docs/protocol.md §1), and only an unexpected failure is logged.
             _limits.Release();
-            await _manager.AbandonAsync(admission);
+            await _admissions.AbandonAsync(admission);
             Close(socket);
             if (e is SocketException or IOException or ObjectDisposedException)
             {
@@ -105,16 +105,17 @@ internal sealed class WebSocketFastPath
             throw;
         }
 
-        var connection = _manager.Open(admission, upgraded.WebSocket, upgraded.Heartbeat);
-        _ = RunAsync(connection);
+        // Opened here (the welcome, the registration) before this returns; its run is not waited for.
+        var running = _admissions.RunAsync(admission, upgraded.WebSocket, upgraded.Heartbeat);
+        _ = ReleaseWhenEndedAsync(running);
         return null;
     }
 
-    private async Task RunAsync(ClientConnection connection)
+    private async Task ReleaseWhenEndedAsync(Task running)
     {
         try
         {
-            await connection.RunAsync();
+            await running;
         }
         finally
         {
@@ -175,12 +176,12 @@ internal sealed class WebSocketFastPath
             return default;
         }
 
-        WebSocketsManager.Admission? admission;
+        AdmittedConnect? admission;
         await using var scope = _scopes.CreateAsyncScope();
         var http = CreateContext(socket, head, scope.ServiceProvider, out var body);
         try
         {
-            admission = await _manager.AdmitAsync(http);
+            admission = await _admissions.AdmitAsync(http);
         }
         catch
         {
@@ -320,7 +321,7 @@ internal sealed class WebSocketFastPath
             http.Response.Headers.SecWebSocketVersion = "13";
         }
 
-        await _manager.RefuseAsync(http, statusCode, reason);
+        await _admissions.RefuseAsync(http, statusCode, reason);
         await WriteResponseAsync(socket, http, body);
     }
 
@@ -418,7 +419,7 @@ internal sealed class WebSocketFastPath
     }
 
     /// <summary>What the head led to: Kestrel's turn (with the bytes read), an admitted connect to upgrade, or neither (answered, or gone).</summary>
-    private readonly record struct Outcome(byte[]? ReadSoFar, WebSocketsManager.Admission? Admission = null, byte[]? Response = null, byte[]? Early = null);
+    private readonly record struct Outcome(byte[]? ReadSoFar, AdmittedConnect? Admission = null, byte[]? Response = null, byte[]? Early = null);
 
     /// <summary>A head as read: the upgrade's head and the bytes after it, or the bytes read for Kestrel, or what is wrong.</summary>
     private readonly record struct HeadRead(HeadStatus Status, UpgradeRequestHead? Head = null, byte[]? Early = null, byte[]? ReadSoFar = null, string? Error = null);

@@ -36,7 +36,7 @@ public sealed class GroupPageTests(BrowserFixture browser, RedisFixture redis) :
 
         // Away: bob's page is gone (its socket with it); its sessionStorage keeps the group's gseq.
         await bob.Page.GotoAsync("about:blank");
-        await Eventually.TrueAsync(() => node2.Manager().ConnectionCount == 0, because: "Bob's page's socket did not close.");
+        await Eventually.TrueAsync(() => node2.Connections().Count == 0, because: "Bob's page's socket did not close.");
         await SendAsync(sender, room, 4, 8);
         await bob.Page.GotoAsync($"{node2.BaseUri}?servers={node2.BaseUri.Authority}");
         await bob.ExpectStateAsync("open");

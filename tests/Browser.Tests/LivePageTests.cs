@@ -64,7 +64,7 @@ public sealed class LivePageTests(BrowserFixture browser)
 
         await page.ExpectStateAsync("open");
         await page.ExpectServerAsync("home");
-        Assert.Equal(0, elsewhere.Manager().ConnectionCount);
+        Assert.Equal(0, elsewhere.Connections().Count);
         Assert.Empty(page.PageErrors());
     }
 
@@ -81,7 +81,7 @@ public sealed class LivePageTests(BrowserFixture browser)
 
         // Away: the page is gone (its socket with it), its sessionStorage stays with the tab.
         await alice.Page.GotoAsync("about:blank");
-        await Eventually.TrueAsync(() => node.Manager().ConnectionCount == 1, because: "The page's socket did not close.");
+        await Eventually.TrueAsync(() => node.Connections().Count == 1, because: "The page's socket did not close.");
         await bob.SendAsync(Frames.Send(aliceId, "\"while away\"", id: "2"));
         Assert.Equal("queued", (await bob.ReceiveOfTypeAsync("ack")).Status());
 
@@ -108,7 +108,7 @@ public sealed class LivePageTests(BrowserFixture browser)
         await alice.ExpectStateAsync("stopped");
         await alice.ExpectAnswerAsync("stopped: taken-over (4000); reload to connect again");
         await elsewhere.AssertAliveAsync();
-        await Eventually.TrueAsync(() => node.Manager().ConnectionCount == 1, because: "The taken-over socket stayed in the node's map.");
+        await Eventually.TrueAsync(() => node.Connections().Count == 1, because: "The taken-over socket stayed in the node's map.");
         Assert.Empty(alice.PageErrors());
     }
 

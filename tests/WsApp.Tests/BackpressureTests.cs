@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
-using ServerlessWs.App.Connections;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Tests.Infrastructure;
 
@@ -16,7 +15,7 @@ public sealed class BackpressureTests
     public async Task AClientThatStopsReadingIsClosedAndTheSenderNeverWaitsOnIt()
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 16), ("Ws:FramesPerSecond", 100_000), ("Ws:SendBytesPerSecond", 1_000_000_000)));
-        var manager = node.Services.GetRequiredService<WebSocketsManager>();
+        var connections = node.Connections();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         await using var bystander = await TestClient.ConnectAsync(node, "clientId=bystander");
         // Connected, then never reads again: the socket's buffers fill, then its queue.
@@ -31,7 +30,7 @@ public sealed class BackpressureTests
             Assert.True(status is "delivered" or "queued", status);
         }
 
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 2, because: "the stalled client is closed");
+        await Eventually.TrueAsync(() => connections.Count == 2, because: "the stalled client is closed");
         // The sender and others were never held up, and go on being served.
         await bystander.AssertAliveAsync();
         await sender.SendAsync(Frames.Send("stalled", "\"after\"", id: "after"));
@@ -42,7 +41,7 @@ public sealed class BackpressureTests
     public async Task AfterABacklogCloseTheClientResumesAndGetsWhatTheLogStillHolds()
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:SendQueueLimit", 4), ("Ws:LogMaxMessages", 1000), ("Ws:FramesPerSecond", 100_000), ("Ws:SendBytesPerSecond", 1_000_000_000)));
-        var manager = node.Services.GetRequiredService<WebSocketsManager>();
+        var connections = node.Connections();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         using var stalled = await RawConnection.ConnectAsync(node, "clientId=stalled");
         var welcome = System.Text.Json.JsonDocument.Parse((await stalled.ReadFrameAsync(TestClient.Timeout))!.Value.Payload).RootElement;
@@ -55,7 +54,7 @@ public sealed class BackpressureTests
             await sender.ReceiveOfTypeAsync("ack");
         }
 
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "the stalled client is closed");
+        await Eventually.TrueAsync(() => connections.Count == 1, because: "the stalled client is closed");
 
         await using var resumed = await TestClient.ConnectAsync(node, $"clientId=stalled&resumeToken={token}&lastSeq=0");
 

@@ -60,7 +60,7 @@ public abstract class ClusterRaceTests(IRedisEndpoint redis)
                 await client.AssertAliveAsync();
             }
 
-            await Eventually.TrueAsync(() => a.Manager().ConnectionCount + b.Manager().ConnectionCount == ids, because: "losers' sockets are gone on the servers too");
+            await Eventually.TrueAsync(() => a.Connections().Count + b.Connections().Count == ids, because: "losers' sockets are gone on the servers too");
         }
         finally
         {

@@ -24,7 +24,7 @@ public sealed class FastPathLimitsTests
         using var connection = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, "/ws", extra));
 
         Assert.Equal(431, connection.Status);
-        Assert.Equal(0, node.Manager().ConnectionCount);
+        Assert.Equal(0, node.Connections().Count);
     }
 
     [Fact]
@@ -36,7 +36,7 @@ public sealed class FastPathLimitsTests
         using var connection = await RawConnection.SendHeadAsync(node, RawConnection.UpgradeHead(node, $"/ws?pad={new string('p', 2000)}"));
 
         Assert.Equal(414, connection.Status);
-        Assert.Equal(0, node.Manager().ConnectionCount);
+        Assert.Equal(0, node.Connections().Count);
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public sealed class FastPathLimitsTests
         Assert.Equal(503, await TestClient.ConnectStatusAsync(node, "clientId=second"));
 
         await first.CloseAsync();
-        await ServerlessWs.Tests.Infrastructure.Eventually.TrueAsync(() => node.Manager().ConnectionCount == 0);
+        await ServerlessWs.Tests.Infrastructure.Eventually.TrueAsync(() => node.Connections().Count == 0);
         await using var third = await TestClient.ConnectAsync(node, "clientId=third");
     }
 

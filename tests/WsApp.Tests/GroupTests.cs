@@ -266,7 +266,9 @@ public sealed class GroupTests
     [Fact]
     public async Task AJoinBeyondMaxGroupsPerClientIsNotAllowed()
     {
-        await using var node = await WsNode.StartAsync(Settings.Of(("Ws:MaxGroupsPerClient", 2)));
+        await using var redis = await RedisServer.StartAsync();
+        await using var admin = await redis.ConnectAsync();
+        await using var node = await WsNode.StartOnRedisAsync(redis, "max-groups", ("Ws:MaxGroupsPerClient", 2));
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
         foreach (var group in new[] { "g1", "g2" })
         {
@@ -278,7 +280,8 @@ public sealed class GroupTests
 
         var error = await alice.ReceiveAsync();
         Assert.Equal(("error", "not-allowed", "g3"), (error.Type(), error.GetProperty("code").GetString(), error.GetProperty("id").GetString()));
-        Assert.Equal(2, node.Manager().LocalGroupCount - 1);
+        // The refused join leaves no hold on g3 behind: the node stops hearing it.
+        await Eventually.TrueAsync(async () => await HeardAsync(admin, "g1", "g2", "g3") == "g1,g2");
     }
 
     [Fact]
@@ -304,11 +307,13 @@ public sealed class GroupTests
     [Fact]
     public async Task ANodeHearsAGroupOnlyWhileItHoldsAMemberOfIt()
     {
-        await using var node = await WsNode.StartAsync();
-        var manager = node.Manager();
+        await using var redis = await RedisServer.StartAsync();
+        await using var admin = await redis.ConnectAsync();
+        await using var node = await WsNode.StartOnRedisAsync(redis, "hearing");
+        var connections = node.Connections();
         var alice = await TestClient.ConnectAsync(node, "clientId=alice");
         await using var bob = await TestClient.ConnectAsync(node, "clientId=bob");
-        Assert.Equal(1, manager.LocalGroupCount);
+        Assert.Equal("*", await HeardAsync(admin, Groups.Broadcast, "a", "b"));
 
         await alice.SendAsync(Frames.Join("a", id: "1"));
         await alice.SendAsync(Frames.Join("b", id: "2"));
@@ -316,26 +321,37 @@ public sealed class GroupTests
         await alice.ReceiveOfTypeAsync("ack");
         await alice.ReceiveOfTypeAsync("ack");
         await bob.ReceiveOfTypeAsync("ack");
-        Assert.Equal(3, manager.LocalGroupCount);
+        // A join is acknowledged once the node hears the group.
+        Assert.Equal("*,a,b", await HeardAsync(admin, Groups.Broadcast, "a", "b"));
 
         await alice.SendAsync(Frames.Leave("a", id: "4"));
         await alice.ReceiveOfTypeAsync("ack");
-        Assert.Equal(2, manager.LocalGroupCount);
+        await Eventually.TrueAsync(async () => await HeardAsync(admin, Groups.Broadcast, "a", "b") == "*,b", because: "a's last member left");
         await alice.DisposeAsync();
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "alice's socket did not close");
-        Assert.Equal(2, manager.LocalGroupCount);
+        await Eventually.TrueAsync(() => connections.Count == 1, because: "alice's socket did not close");
+        Assert.Equal("*,b", await HeardAsync(admin, Groups.Broadcast, "a", "b"));
         await bob.SendAsync(Frames.Leave("b", id: "5"));
         await bob.ReceiveOfTypeAsync("ack");
-        Assert.Equal(1, manager.LocalGroupCount);
+        await Eventually.TrueAsync(async () => await HeardAsync(admin, Groups.Broadcast, "a", "b") == "*", because: "b's last member left");
 
-        // Many connects and closes leave the broadcast group held once, as before.
+        // Many connects and closes leave the broadcast group held, as before.
         for (var i = 0; i < 20; i++)
         {
             await using var passer = await TestClient.ConnectAsync(node);
         }
 
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 1, because: "the passers' sockets did not close");
-        Assert.Equal(1, manager.LocalGroupCount);
+        await Eventually.TrueAsync(() => connections.Count == 1, because: "the passers' sockets did not close");
+        Assert.Equal("*", await HeardAsync(admin, Groups.Broadcast, "a", "b"));
+    }
+
+    /// <summary>
+    /// Which of <paramref name="groups"/> a node (the only one on <paramref name="admin"/>'s Redis) hears, in order,
+    /// comma-separated: it subscribes to a group's bell channel (docs/design.md) while it hears the group.
+    /// </summary>
+    private static async Task<string> HeardAsync(StackExchange.Redis.ConnectionMultiplexer admin, params string[] groups)
+    {
+        var reply = (StackExchange.Redis.RedisResult[])(await admin.GetDatabase().ExecuteAsync("PUBSUB", ["NUMSUB", .. groups.Select(g => (object)$"ws:{{g:{g}}}:bell")]))!;
+        return string.Join(",", groups.Where((_, i) => (long)reply[(2 * i) + 1] > 0));
     }
 
     [Fact]

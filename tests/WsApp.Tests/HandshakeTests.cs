@@ -54,7 +54,7 @@ public sealed class HandshakeTests
 
         Assert.Equal(101, connection.Status);
         AssertWelcome("second", await connection.ReadMessageAsync(TestClient.Timeout));
-        Assert.Equal(1, node.Manager().ConnectionCount);
+        Assert.Equal(1, node.Connections().Count);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class HandshakeTests
         Assert.Equal(426, connection.Status);
         Assert.Equal("13", connection.Headers["sec-websocket-version"]);
         Assert.Equal("application/problem+json", connection.ContentType);
-        Assert.Equal(0, node.Manager().ConnectionCount);
+        Assert.Equal(0, node.Connections().Count);
     }
 
     [Theory]
@@ -94,7 +94,7 @@ public sealed class HandshakeTests
         Assert.Equal(400, connection.Status);
         Assert.Equal("application/problem+json", connection.ContentType);
         Assert.Equal("close", connection.Headers["connection"]);
-        Assert.Equal(0, node.Manager().ConnectionCount);
+        Assert.Equal(0, node.Connections().Count);
         await using var after = await TestClient.ConnectAsync(node, "clientId=malformed");
         Assert.False(after.Welcome.GetProperty("resumed").GetBoolean(), "the refused request claimed nothing");
     }
@@ -110,7 +110,7 @@ public sealed class HandshakeTests
             RawConnection.UpgradeHead(node, "/ws?clientId=old").Replace("HTTP/1.1", "HTTP/1.0", StringComparison.Ordinal));
 
         Assert.Equal(400, connection.Status);
-        Assert.Equal(0, node.Manager().ConnectionCount);
+        Assert.Equal(0, node.Connections().Count);
         await using var after = await TestClient.ConnectAsync(node, "clientId=old");
         Assert.False(after.Welcome.GetProperty("resumed").GetBoolean(), "the refused request claimed nothing");
     }
@@ -124,7 +124,7 @@ public sealed class HandshakeTests
             RawConnection.UpgradeHead(node, "/ws", $"X-Padding: {new string('a', 33 * 1024)}\r\n"));
 
         Assert.Equal(431, connection.Status);
-        Assert.Equal(0, node.Manager().ConnectionCount);
+        Assert.Equal(0, node.Connections().Count);
     }
 
     [Fact]

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
+using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using ServerlessWs.App.Connections;
 using ServerlessWs.App.Tests.Infrastructure;
 using ServerlessWs.Core.Sessions;
 using ServerlessWs.Tests.Infrastructure;
@@ -44,18 +44,20 @@ public sealed class HeartbeatTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var node = await WsNode.StartAsync(time: time);
-        var manager = node.Services.GetRequiredService<WebSocketsManager>();
         // ClientWebSocket answers protocol pings by itself while it reads, as browsers do.
         await using var client = await TestClient.ConnectAsync(node, "clientId=alive");
 
         for (var tick = 1; tick <= 5; tick++)
         {
-            // Each tick pings; the pong may be back before the tick returns, so the pongs are counted, not awaited.
+            // Each tick pings (and would close the client had the previous ping no pong). Two round trips: the first
+            // answer comes after the ping on the wire, so the client has sent its pong by then; the second ping
+            // goes after that pong, so its answer means the node has read it.
             time.Advance(Interval);
-            var expected = tick;
-            await Eventually.TrueAsync(() => manager.PongCount("alive") == expected, because: $"the pong to ping {tick} arrives");
+            await client.AssertAliveAsync();
+            await client.AssertAliveAsync();
         }
 
+        time.Advance(Interval);
         Assert.Equal(WebSocketState.Open, client.Socket.State);
         await client.AssertAliveAsync();
     }
@@ -83,19 +85,23 @@ public sealed class HeartbeatTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var node = await WsNode.StartAsync(time: time);
-        var manager = node.Services.GetRequiredService<WebSocketsManager>();
         using var manual = await RawConnection.ConnectAsync(node, "clientId=manual");
         await manual.ReadFrameAsync(TestClient.Timeout);
 
         for (var tick = 0; tick < 3; tick++)
         {
             time.Advance(Interval);
+            // A ping, not a close: the pong to the previous tick's ping counted.
             Assert.Equal(RawConnection.OpPing, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
             // A pong split over two TCP writes, with a payload, still counts once it is whole.
             await manual.SendFrameAsync(RawConnection.OpPong, "beat"u8.ToArray());
-            await Eventually.TrueAsync(() => !manager.IsAwaitingPong("manual"));
+            // Frames are read in order: the answer to a ping sent after the pong means the pong was read.
+            await manual.SendFrameAsync(RawConnection.OpText, Encoding.UTF8.GetBytes($$"""{"type":"ping","id":{{tick}}}"""));
+            Assert.Equal(RawConnection.OpText, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
         }
 
+        time.Advance(Interval);
+        Assert.Equal(RawConnection.OpPing, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
         await manual.SendFrameAsync(RawConnection.OpText, """{"type":"ping","id":"still"}"""u8.ToArray());
         Assert.Equal(RawConnection.OpText, (await manual.ReadFrameAsync(TestClient.Timeout))!.Value.Opcode);
     }
@@ -105,15 +111,17 @@ public sealed class HeartbeatTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var node = await WsNode.StartAsync(time: time);
-        var manager = node.Services.GetRequiredService<WebSocketsManager>();
+        var connections = node.Connections();
         await using var sender = await TestClient.ConnectAsync(node, "clientId=sender");
         using var silent = await RawConnection.ConnectAsync(node, "clientId=silent");
         // The raw connect returns once its head is sent: the first tick must find the socket registered, or it is
         // first pinged at the second tick and never dropped on the stepped clock.
-        await Eventually.TrueAsync(() => manager.ConnectionCount == 2, because: "the silent client is not registered");
+        await Eventually.TrueAsync(() => connections.Count == 2, because: "the silent client is not registered");
 
         time.Advance(Interval);
-        await Eventually.TrueAsync(() => !manager.IsAwaitingPong("sender"));
+        // The sender's pong is read before the next tick (see AClientThatAnswersEveryPingStaysConnectedTickAfterTick).
+        await sender.AssertAliveAsync();
+        await sender.AssertAliveAsync();
         time.Advance(Interval);
 
         // Polled on the server, not with frames: the frozen clock never refills the sender's frame budget.

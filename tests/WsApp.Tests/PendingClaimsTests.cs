@@ -43,7 +43,8 @@ public sealed class PendingClaimsTests
 
         Assert.Empty(held.Entries);
         Assert.False(held.Kick.Closes(0));
-        Assert.Equal(0, _pending.Count);
+        Assert.False(IsOpen("a"));
+        Assert.False(IsOpen("b"));
     }
 
     [Fact]
@@ -60,7 +61,7 @@ public sealed class PendingClaimsTests
 
         Assert.Equal([1L, 2L], firstHeld.Entries.Select(e => e.Seq));
         Assert.Equal([1L, 2L, 3L], secondHeld.Entries.Select(e => e.Seq));
-        Assert.Equal(0, _pending.Count);
+        Assert.False(IsOpen("a"));
 
         // A window closed by its last connect is not reused: a new connect starts with nothing held.
         Assert.Empty(_pending.Close(_pending.Open("a")).Entries);
@@ -83,7 +84,17 @@ public sealed class PendingClaimsTests
 
         await Task.WhenAll(workers);
 
-        Assert.Equal(0, _pending.Count);
+        Assert.All(ids, id => Assert.False(IsOpen(id)));
+    }
+
+    /// <summary>
+    /// Whether a window of <paramref name="clientId"/> is still open: then a doorbell now is held in it, and a connect
+    /// that opens its window after that joins it and gets the doorbell; with none open, nothing is held for anyone.
+    /// </summary>
+    private bool IsOpen(string clientId)
+    {
+        _pending.Hold(clientId, Entry(1_000));
+        return _pending.Close(_pending.Open(clientId)).Entries.Length > 0;
     }
 
     private static LogEntry Entry(long seq) => new(seq, "x", null, "1"u8.ToArray(), 0);

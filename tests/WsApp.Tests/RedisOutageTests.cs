@@ -106,7 +106,7 @@ public sealed class RedisOutageTests
 
             await redis.StopAsync();
             await alice.DisposeAsync();
-            await Eventually.TrueAsync(() => a.Manager().ConnectionCount == 1);
+            await Eventually.TrueAsync(() => a.Connections().Count == 1);
             await redis.RestartAsync(TimeSpan.Zero);
 
             using var check = await redis.ConnectAsync();

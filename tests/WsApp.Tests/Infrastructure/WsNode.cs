@@ -78,8 +78,9 @@ public sealed class WsNode : IAsyncDisposable
         return StartAsync(pinned, time, services);
     }
 
-    internal ServerlessWs.App.Connections.WebSocketsManager Manager() =>
-        Services.GetRequiredService<ServerlessWs.App.Connections.WebSocketsManager>();
+    /// <summary>The node's map of the sockets it holds.</summary>
+    internal ServerlessWs.App.Connections.LocalConnections Connections() =>
+        Services.GetRequiredService<ServerlessWs.App.Connections.LocalConnections>();
 
     /// <summary>Stops the host the way the platform does (drain, then server stop).</summary>
     public Task StopAsync() => _app.StopAsync();

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Protocol;
 
-namespace ServerlessWs.App.Connections;
+namespace ServerlessWs.App.Admission;
 
 /// <summary>The validated query string of <c>GET /ws</c> (docs/protocol.md §1, §5a, §5b).</summary>
 /// <param name="Since">The group positions a resume names (<c>since=&lt;group&gt;:&lt;gseq&gt;</c>), by group.</param>

@@ -1,4 +1,4 @@
-namespace ServerlessWs.App.Upgrade;
+namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
 /// A stream over a connection, as a WebSocket uses one: it reads and writes asynchronously, into and from memory;

@@ -1,9 +1,9 @@
-namespace ServerlessWs.App.Connections;
+namespace ServerlessWs.App.Heartbeat;
 
 /// <summary>
 /// One connection's inbound frame budget (docs/protocol.md §5a "Limits"): a token bucket of <c>Ws:FramesPerSecond</c>
 /// a second, bursts of twice that, charged for every frame the client sends: messages by the receive loop, control
-/// frames and continuation fragments by <see cref="Heartbeat.HeartbeatStream"/> as their headers go by (the WebSocket
+/// frames and continuation fragments by <see cref="HeartbeatStream"/> as their headers go by (the WebSocket
 /// answers pings itself, so nothing above the stream would see them). A frame past the budget is still charged: the
 /// connection goes into arrears, and the stream stops reading until it is back in credit, so TCP pushes back on the
 /// client and its cost to the node stays at its rate. A connection held back more than <see cref="HeldLimit"/>
