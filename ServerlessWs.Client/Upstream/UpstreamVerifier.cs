@@ -16,6 +16,13 @@ public enum UpstreamVerification
     BadAttributes,
 }
 
+/// <summary>The outcome of <see cref="UpstreamVerifier.Verify"/>, and the call's attributes when it is verified.</summary>
+public sealed record UpstreamVerificationResult(UpstreamVerification Outcome, UpstreamEvent? Event)
+{
+    [MemberNotNullWhen(true, nameof(Event))]
+    public bool IsVerified => Outcome == UpstreamVerification.Verified && Event is not null;
+}
+
 /// <summary>
 /// Checks a request to the application's handler (docs/protocol.md §7): its <see cref="UpstreamSignature"/> against
 /// one or more keys (several while a key is rotated: add the new one, move the service to it, drop the old one), then
@@ -40,13 +47,12 @@ public sealed class UpstreamVerifier
     /// Verifies the call and reads its attributes. <paramref name="header"/> answers a header's value by its name (any
     /// letter case, as HTTP headers are), or null when it is absent; <paramref name="body"/> is the whole request body.
     /// </summary>
-    public UpstreamVerification Verify(Func<string, string?> header, ReadOnlySpan<byte> body, [NotNullWhen(true)] out UpstreamEvent? upstreamEvent)
+    public UpstreamVerificationResult Verify(Func<string, string?> header, ReadOnlySpan<byte> body)
     {
         ArgumentNullException.ThrowIfNull(header);
-        upstreamEvent = null;
         if (header("ce-id") is not { Length: > 0 } id || !UpstreamSignature.Verify(_keys, id, body, header(UpstreamSignature.HeaderName)))
         {
-            return UpstreamVerification.BadSignature;
+            return new(UpstreamVerification.BadSignature, null);
         }
 
         if (header("ce-specversion") != "1.0"
@@ -56,13 +62,12 @@ public sealed class UpstreamVerifier
             || header("ce-serverid") is not { Length: > 0 } serverId
             || !DateTimeOffset.TryParse(header("ce-time"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time))
         {
-            return UpstreamVerification.BadAttributes;
+            return new(UpstreamVerification.BadAttributes, null);
         }
 
         // ce-userid is percent-encoded UTF-8, as the CloudEvents HTTP binding writes a string attribute (a token's
         // subject may hold anything); a sequence that is not valid stays as sent.
         var userId = header("ce-userid") is { } encoded ? Uri.UnescapeDataString(encoded) : null;
-        upstreamEvent = new UpstreamEvent(id, type, source, time, clientId, serverId, userId);
-        return UpstreamVerification.Verified;
+        return new(UpstreamVerification.Verified, new UpstreamEvent(id, type, source, time, clientId, serverId, userId));
     }
 }
