@@ -61,7 +61,8 @@ public sealed class ServerlessWsAdminClient(HttpClient http)
 
     /// <summary>
     /// Every connected client, page after page (<see cref="ListClientsAsync"/>). An id connected for the whole walk
-    /// comes exactly once, whatever connects or leaves meanwhile.
+    /// comes exactly once, whatever connects or leaves meanwhile. The cursor is the last id of a page, so it must move
+    /// forward in id order: an answer whose cursor does not is thrown rather than walked forever.
     /// </summary>
     public async IAsyncEnumerable<ClientListItem> ListAllClientsAsync(
         string? server = null, int? pageSize = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -73,6 +74,11 @@ public sealed class ServerlessWsAdminClient(HttpClient http)
             foreach (var item in page.Items)
             {
                 yield return item;
+            }
+
+            if (page.NextCursor is { } next && cursor is not null && string.CompareOrdinal(next, cursor) <= 0)
+            {
+                throw new AdminApiException(HttpStatusCode.OK, null, "Cursor did not advance", $"The page after '{cursor}' gave the cursor '{next}'.");
             }
 
             cursor = page.NextCursor;

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using ServerlessWs.App.Tests.Infrastructure;
@@ -222,5 +224,36 @@ public sealed class AdminClientTests
 
             Assert.Contains("BaseAddress", error.Message, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>A walk of every client ends even against an API whose cursor does not move forward (here: always the same).</summary>
+    [Fact]
+    public async Task WalkingEveryClientStopsWhenTheCursorDoesNotAdvance()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var stuck = builder.Build();
+        stuck.MapGet("/api/clients", () => new ClientPage([new ClientListItem("alice", "n1")], "alice"));
+        await stuck.StartAsync();
+        var services = new ServiceCollection();
+        services.AddServerlessWsAdminClient(o => o.BaseAddress = new Uri(Loopback.AddressOf(stuck) + "/api/"));
+        await using var provider = services.BuildServiceProvider();
+        var seen = new List<string>();
+
+        var error = await Assert.ThrowsAsync<AdminApiException>(async () =>
+        {
+            await foreach (var client in provider.GetRequiredService<ServerlessWsAdminClient>().ListAllClientsAsync())
+            {
+                seen.Add(client.ClientId);
+                if (seen.Count > 5)
+                {
+                    // Bounded: a walk that does not stop fails here rather than running on.
+                    break;
+                }
+            }
+        });
+
+        Assert.Equal("Cursor did not advance", error.Title);
+        Assert.Equal(["alice", "alice"], seen);
     }
 }
