@@ -12,7 +12,7 @@ namespace ServerlessWs.Core.Upstream;
 public static class UpstreamRequest
 {
     /// <summary>The <c>ce-type</c> prefix of what a client sent (<c>invoke</c> and <c>event</c> frames).</summary>
-    public const string UserTypePrefix = UpstreamEvent.UserTypePrefix;
+    public const string UserTypePrefix = "serverlessws.user.";
 
     public static HttpRequestMessage Create(
         UpstreamOptions options, string ceId, string eventName, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body)
