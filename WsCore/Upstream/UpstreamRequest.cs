@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
+using ServerlessWs.Client;
 
 namespace ServerlessWs.Core.Upstream;
 

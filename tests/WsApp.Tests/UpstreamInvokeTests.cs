@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Client;
 using ServerlessWs.Core.Telemetry;
 using ServerlessWs.Core.Upstream;
 

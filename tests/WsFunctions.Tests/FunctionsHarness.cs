@@ -61,6 +61,9 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     public RedisServer Redis { get; }
 
+    /// <summary>The worker's services, to activate a function class as the worker does.</summary>
+    public IServiceProvider Services => _host.Services;
+
     public ConnectionMultiplexer Client { get; }
 
     public IDatabase Db => Client.GetDatabase();
