@@ -3,7 +3,7 @@ namespace ServerlessWs.Core.Redis;
 /// <summary>
 /// The atomic steps of <see cref="RedisSessionStore"/>, one Lua file each under <c>WsCore/Redis/Scripts/</c>
 /// (embedded in the assembly), each starting with its KEYS, ARGV and reply. Each touches the keys of one client
-/// (owner, log, groups) or of one group (members, counter, log): one hash slot. Integers go out through
+/// (owner, log, groups), of one group (members, counter, log) or one key of the upstream streams: one hash slot. Integers go out through
 /// <c>%.0f</c> because Lua's default number format would turn a 16-digit epoch into exponent notation.
 /// </summary>
 internal static class SessionScripts
@@ -40,6 +40,12 @@ internal static class SessionScripts
 
     /// <summary>Reads a group's log after a stream id, with its gseq.</summary>
     public static readonly RedisScript GroupRead = Load("group-read");
+
+    /// <summary>Appends an event to an upstream partition unless the partition is full.</summary>
+    public static readonly RedisScript UpstreamAppend = Load("upstream-append");
+
+    /// <summary>Takes, renews or gives back a dispatcher's lease (compared by its token).</summary>
+    public static readonly RedisScript Lease = Load("lease");
 
     private static RedisScript Load(string name)
     {
