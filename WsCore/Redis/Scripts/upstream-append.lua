@@ -1,4 +1,4 @@
--- Upstream append
+-- UpstreamAppend
 -- KEYS: 1 one partition of the upstream events (slot {up:<n>}).
 -- An event for the application's handler: refused, not trimmed, when the partition is full, so nothing accepted is
 -- ever dropped. ARGV: max length (0: no bound, an operator's replay of a dead letter), then the record's field,
