@@ -31,6 +31,9 @@ public sealed class UpstreamHandler : IAsyncDisposable
     /// <summary>The status to answer a call with; may be changed while it runs.</summary>
     public Func<HandlerCall, int> Answer { get; set; } = _ => StatusCodes.Status200OK;
 
+    /// <summary>How long the handler takes before it answers (a handler at work, so calls are in flight when a fault hits).</summary>
+    public TimeSpan Delay { get; set; }
+
     public IReadOnlyList<HandlerCall> Calls => [.. _calls];
 
     public static async Task<UpstreamHandler> StartAsync()
@@ -50,6 +53,11 @@ public sealed class UpstreamHandler : IAsyncDisposable
                 System.Text.Encoding.UTF8.GetString(body.ToArray()),
                 UpstreamSignature.Verify([SigningKey], ceId, body.ToArray(), Header(UpstreamSignature.HeaderName)));
             handler._calls.Enqueue(call);
+            if (handler.Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(handler.Delay);
+            }
+
             return Results.StatusCode(handler.Answer(call));
         });
         await handler._app.StartAsync();
