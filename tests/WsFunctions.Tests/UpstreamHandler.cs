@@ -52,13 +52,14 @@ public sealed class UpstreamHandler : IAsyncDisposable
                 ceId, Header("ce-type") ?? string.Empty, Header("ce-clientid") ?? string.Empty, Header("ce-userid"), Header("ce-serverid"), Header("ce-source"),
                 System.Text.Encoding.UTF8.GetString(body.ToArray()),
                 UpstreamSignature.Verify([SigningKey], ceId, body.ToArray(), Header(UpstreamSignature.HeaderName)));
-            handler._calls.Enqueue(call);
+            var status = handler.Answer(call);
+            handler._calls.Enqueue(call with { Status = status });
             if (handler.Delay > TimeSpan.Zero)
             {
                 await Task.Delay(handler.Delay);
             }
 
-            return Results.StatusCode(handler.Answer(call));
+            return Results.StatusCode(status);
         });
         await handler._app.StartAsync();
         handler.Url = handler._app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single() + "/events";
@@ -72,5 +73,8 @@ public sealed class UpstreamHandler : IAsyncDisposable
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
 
-/// <summary>One call the handler got.</summary>
-public sealed record HandlerCall(string CeId, string CeType, string ClientId, string? UserId, string? ServerId, string? Source, string Body, bool SignatureVerified);
+/// <summary>One call the handler got, and the status it answered.</summary>
+public sealed record HandlerCall(string CeId, string CeType, string ClientId, string? UserId, string? ServerId, string? Source, string Body, bool SignatureVerified)
+{
+    public int Status { get; init; }
+}
