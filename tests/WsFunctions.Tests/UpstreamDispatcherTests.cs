@@ -77,6 +77,21 @@ public sealed class UpstreamDispatcherTests : IAsyncLifetime
         await using var f = await FunctionsHarness.AttachAsync(redis, settings: settings);
         var healed = false;
         _handler.Answer = call => call.Body.Contains("bad", StringComparison.Ordinal) && !healed ? 500 : 204;
+        var outcomes = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "ws.upstream.calls")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            var kind = tags.ToArray().Single(t => t.Key == "kind").Value;
+            outcomes.Enqueue($"{kind} {tags.ToArray().Single(t => t.Key == "outcome").Value}");
+        });
+        listener.Start();
         await f.Dispatcher.StartAsync(default);
         await using var alice = await TestClient.ConnectAsync(node, "clientId=alice");
 
@@ -92,6 +107,9 @@ public sealed class UpstreamDispatcherTests : IAsyncLifetime
         var badId = _handler.Calls[1].CeId;
         Assert.All(_handler.Calls.Skip(1).Take(3), c => Assert.Equal(badId, c.CeId));
 
+        // Each call counted by its outcome, and the parking once.
+        await Eventually.TrueAsync(() => outcomes.Count >= 6, TimeSpan.FromSeconds(10), "every call is counted");
+        Assert.Equal(["event dead", "event failed", "event failed", "event failed", "event ok", "event ok"], outcomes.Order(StringComparer.Ordinal));
         var page = Assert.IsType<DeadLetterPage>(Assert.IsType<OkObjectResult>(await f.Upstream.List(FunctionsHarness.Request("GET"))).Value);
         var dead = Assert.Single(page.Items);
         Assert.Equal((badId, "alice", "saved", "user", 3, "\"bad\""), (dead.CeId, dead.ClientId, dead.Event, dead.Kind, dead.Attempts, dead.Data?.GetRawText()));
