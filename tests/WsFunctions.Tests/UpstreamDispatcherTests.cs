@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc;
 using ServerlessWs.App.Tests.Infrastructure;
+using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Functions.Admin;
 using ServerlessWs.Tests.Infrastructure;
@@ -154,6 +155,34 @@ public sealed class UpstreamDispatcherTests : IAsyncLifetime
         var takeover = JsonDocument.Parse(calls[1].Body).RootElement;
         Assert.Equal(("n2", "n1"), (takeover.GetProperty("server").GetString(), takeover.GetProperty("previousServer").GetString()));
         Assert.All(calls, c => Assert.True(c.SignatureVerified));
+    }
+
+    [Theory]
+    [InlineData("claimed", "connected")]
+    [InlineData("takeover", "takeover")]
+    [InlineData("released", "disconnected")]
+    [InlineData("server-down", null)]
+    public void EachOwnershipEventMapsToItsLifecycleEventWithAStableCeId(string type, string? lifecycle)
+    {
+        var e = type switch
+        {
+            "claimed" => ClusterEvent.Claimed("alice", "n1", 1_700_000_000_000_001),
+            "takeover" => ClusterEvent.Takeover("alice", "n1", 1_700_000_000_000_001, "n0"),
+            "released" => ClusterEvent.Released("alice", "n1", 1_700_000_000_000_001),
+            _ => ClusterEvent.ServerDown("n1"),
+        };
+
+        var record = Functions.Upstream.UpstreamDispatcher.Lifecycle(new ReceivedEvent("1700000000123-4", e));
+
+        Assert.Equal(lifecycle, record?.Event);
+        if (record is not null)
+        {
+            Assert.Equal(("ev-1700000000123-4", "serverlessws.sys." + lifecycle, "alice", "n1", (string?)null), (record.CeId, record.CeType, record.ClientId, record.ServerId, record.UserId));
+            Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), record.Time);
+            var data = JsonDocument.Parse(record.Data).RootElement;
+            Assert.Equal(("n1", "1700000000000001"), (data.GetProperty("server").GetString(), data.GetProperty("epoch").GetString()));
+            Assert.Equal(type == "takeover", data.TryGetProperty("previousServer", out _));
+        }
     }
 
     [Fact]
