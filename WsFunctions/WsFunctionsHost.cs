@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using ServerlessWs.Core.Hosting;
 using ServerlessWs.Functions.Cleanup;
 using ServerlessWs.Functions.Reconcile;
+using ServerlessWs.Functions.Upstream;
 
 namespace ServerlessWs.Functions;
 
@@ -33,6 +34,8 @@ public static class WsFunctionsHost
         builder.AddServerlessWsTelemetry();
         // Stands in for the Redis stream trigger (see EventStreamConsumer); the app runs always-on, one replica.
         builder.Services.AddHostedService<EventStreamConsumer>();
+        // Delivers the durable upstream events (docs/protocol.md §7) when Upstream:Url is set.
+        builder.Services.AddUpstreamDispatcher();
         return builder.Build();
     }
 }

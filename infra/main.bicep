@@ -91,6 +91,20 @@ param logMaxAgeSeconds int = 0
 @description('Largest message in bytes (Ws:MaxMessageBytes), for client frames and admin bodies alike; 0 keeps the default.')
 param maxMessageBytes int = 0
 
+@description('The application\'s upstream handler (Upstream:Url): an absolute http(s) URL that hears client events and invokes; empty leaves upstream off (event and invoke answer not-configured).')
+param upstreamUrl string = ''
+
+@secure()
+@description('Key the handler\'s requests are signed with (Upstream:SigningKeys:0), at least 32 characters; required with upstreamUrl. Stored as a Container Apps secret of both apps.')
+param upstreamSigningKey string = ''
+
+@description('Lifecycle events sent to the handler (Upstream:LifecycleEvents), comma-separated, of connected, disconnected, takeover; empty sends none.')
+param upstreamLifecycleEvents string = ''
+
+@minValue(0)
+@description('Calls the dispatcher makes for one event before it parks it as a dead letter (Upstream:MaxAttempts); 0 keeps the default.')
+param upstreamMaxAttempts int = 0
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -108,6 +122,19 @@ var sessionPolicyEnv = map(filter(items(sessionPolicy), setting => setting.value
   name: 'Ws__${setting.key}'
   value: string(setting.value)
 })
+// Upstream: both apps need it (WsApp stores events and calls invoke, WsFunctions dispatches). The signing key goes in
+// as a secret of each app, referenced by name, so it is never plain text in the app's environment.
+var upstreamLifecycleList = empty(upstreamLifecycleEvents) ? [] : map(split(upstreamLifecycleEvents, ','), e => trim(e))
+var upstreamEnv = empty(upstreamUrl)
+  ? []
+  : concat(
+      [
+        { name: 'Upstream__Url', value: upstreamUrl }
+        { name: 'Upstream__SigningKeys__0', secretRef: 'upstream-signing-key' }
+      ],
+      upstreamMaxAttempts > 0 ? [{ name: 'Upstream__MaxAttempts', value: string(upstreamMaxAttempts) }] : [],
+      map(range(0, length(upstreamLifecycleList)), i => { name: 'Upstream__LifecycleEvents__${i}', value: upstreamLifecycleList[i] })
+    )
 // Lists arrive as comma-separated strings: azd fills parameters from environment variables (main.parameters.json).
 var allowedOriginList = empty(allowedOrigins) ? [] : map(split(allowedOrigins, ','), origin => trim(origin))
 var adminAllowedIpRangeList = empty(adminAllowedIpRanges) ? [] : map(split(adminAllowedIpRanges, ','), range => trim(range))
@@ -212,6 +239,8 @@ module wsapp 'app/wsapp.bicep' = {
     jwtAudience: clientAuthAudience
     bindClientIdToSubject: bindClientIdToSubject
     sessionPolicyEnv: sessionPolicyEnv
+    upstreamEnv: upstreamEnv
+    upstreamSigningKey: upstreamSigningKey
   }
 }
 
@@ -231,6 +260,8 @@ module wsfunctions 'app/wsfunctions.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     adminAllowedIpRanges: adminAllowedIpRangeList
     sessionPolicyEnv: sessionPolicyEnv
+    upstreamEnv: upstreamEnv
+    upstreamSigningKey: upstreamSigningKey
   }
 }
 

@@ -20,3 +20,17 @@ public sealed record SendResult(string Status, long? Recipients = null);
 
 /// <summary>Fleet totals: live servers, connected clients and the counters.</summary>
 public sealed record StatsView(long Servers, long Connections, long MessagesRouted, long Takeovers, long StaleEntriesRemoved);
+
+/// <summary>
+/// A parked upstream event: its id in the dead-letter stream (the replay route's), why and after how many calls it was
+/// given up, and the event as stored (null fields when the stored entry was unreadable).
+/// </summary>
+public sealed record DeadLetterView(
+    string Id, string Reason, int Attempts, string? CeId, string? Kind, string? Event, string? ClientId, string? UserId, string? ServerId,
+    DateTimeOffset? Time, System.Text.Json.JsonElement? Data);
+
+/// <summary>One page of dead letters, oldest first; pass <see cref="NextAfter"/> back as <c>after</c> for the next.</summary>
+public sealed record DeadLetterPage(IReadOnlyList<DeadLetterView> Items, string? NextAfter);
+
+/// <summary>A dead letter moved back to its partition, to be delivered again with its ce-id.</summary>
+public sealed record ReplayResult(string Id, string? CeId);

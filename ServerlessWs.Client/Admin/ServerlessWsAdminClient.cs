@@ -109,6 +109,33 @@ public sealed class ServerlessWsAdminClient(HttpClient http)
         await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One page of the upstream dead letters, oldest first (docs/protocol.md §7): <paramref name="after"/> is the
+    /// previous page's <see cref="DeadLetterPage.NextAfter"/>; <paramref name="limit"/> 1-1000 (the API's default is 100).
+    /// </summary>
+    public Task<DeadLetterPage> ListDeadLettersAsync(string? after = null, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        var query = new List<string>(2);
+        if (after is not null)
+        {
+            query.Add("after=" + Uri.EscapeDataString(after));
+        }
+
+        if (limit is { } l)
+        {
+            query.Add("limit=" + l.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return GetAsync<DeadLetterPage>(query.Count == 0 ? "upstream/dead-letters" : "upstream/dead-letters?" + string.Join('&', query), cancellationToken);
+    }
+
+    /// <summary>Moves a dead letter back to be delivered again, with its ce-id; an unknown id is <see cref="AdminNotFoundException"/>.</summary>
+    public async Task<ReplayResult> ReplayDeadLetterAsync(string id, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.PostAsync(new Uri("upstream/dead-letters/" + Segment(id) + "/replay", UriKind.Relative), content: null, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<ReplayResult>(response, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<T> GetAsync<T>(string path, CancellationToken cancellationToken)
     {
         using var response = await http.GetAsync(new Uri(path, UriKind.Relative), cancellationToken).ConfigureAwait(false);

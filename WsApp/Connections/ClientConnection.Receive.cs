@@ -5,6 +5,7 @@ using ServerlessWs.App.Heartbeat;
 using ServerlessWs.Core.Protocol;
 using ServerlessWs.Core.Routing;
 using ServerlessWs.Core.Sessions;
+using ServerlessWs.Core.Upstream;
 
 namespace ServerlessWs.App.Connections;
 
@@ -234,11 +235,7 @@ internal sealed partial class ClientConnection
                 case ClientFrameType.Invoke:
                     return await InvokeAsync(frame.Event!, frame.Data.ToArray(), id);
                 case ClientFrameType.Event:
-                    // Durable events need the dispatcher of a later version: say so rather than accept and drop.
-                    return await SendErrorAsync(
-                        ErrorCodes.NotConfigured,
-                        _context.Upstream.IsConfigured ? "Durable events are not available in this version; use invoke." : "No upstream handler is configured.",
-                        id);
+                    return await EventAsync(frame.Event!, frame.Data, id);
                 default:
                     await _context.Store.LeaveAsync(ClientId, frame.Group!, CancellationToken.None);
                     if (StopGroup(frame.Group!))
@@ -340,6 +337,36 @@ internal sealed partial class ClientConnection
             }
         });
         return true;
+    }
+
+    /// <summary>
+    /// An <c>event</c> (docs/protocol.md §7): stored in its partition for the dispatcher, with who sent it taken from
+    /// the connection, and acknowledged <c>accepted</c> once stored. Awaited like a send's append; the data counts
+    /// against the send budget like a send's, as it is stored the same way.
+    /// </summary>
+    private async Task<bool> EventAsync(string eventName, ReadOnlyMemory<byte> data, byte[] id)
+    {
+        var upstream = _context.Upstream;
+        if (!upstream.IsConfigured || upstream.Events is not { } events)
+        {
+            return await SendErrorAsync(
+                ErrorCodes.NotConfigured,
+                upstream.IsConfigured ? "Durable events need the coordination store (Redis); this node runs without one." : "No upstream handler is configured.",
+                id);
+        }
+
+        var budget = _sendBudget ??= new SendBudget(_context.Options.SendBytesPerSecond, _context.Time.GetTimestamp());
+        if (!budget.HasRoom(_context.Time))
+        {
+            return await SendErrorAsync(ErrorCodes.RateLimited, "This connection's send budget (Ws:SendBytesPerSecond) is spent; this event was dropped.", id);
+        }
+
+        var record = UpstreamRecord.FromClient(eventName, ClientId, UserId, _context.Options.ServerId, _context.Time.GetUtcNow(), data.ToArray());
+        var stored = await events.AppendAsync(record);
+        budget.Charge(data.Length, 1);
+        return stored
+            ? await AckAsync(id, AckStatus.Accepted)
+            : await SendErrorAsync(ErrorCodes.UpstreamBusy, "Too many events wait for the handler; this event was not stored. Retry later.", id);
     }
 
     private ValueTask<bool> AckAsync(byte[] id, string status) =>

@@ -57,10 +57,6 @@ public static class WsAppHost
         services.AddOptions<HostOptions>().Configure<IOptions<WsOptions>>((host, ws) =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(ws.Value.DrainSeconds + 10));
 
-        services.AddOptions<UpstreamOptions>()
-            .Bind(builder.Configuration.GetSection(UpstreamOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
         // The invoker bounds each call itself (Upstream:TimeoutSeconds): the client's own timeout is off.
         services.AddHttpClient(UpstreamInvoker.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<UpstreamInvoker>();

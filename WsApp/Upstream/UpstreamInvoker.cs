@@ -12,7 +12,12 @@ namespace ServerlessWs.App.Upstream;
 /// (the wait for a call slot included). A slow handler holds only the invokes waiting on it.
 /// </summary>
 internal sealed partial class UpstreamInvoker(
-    IHttpClientFactory http, IOptions<UpstreamOptions> upstream, IOptions<WsOptions> ws, TimeProvider time, ILogger<UpstreamInvoker> logger) : IDisposable
+    IHttpClientFactory http,
+    IOptions<UpstreamOptions> upstream,
+    IOptions<WsOptions> ws,
+    TimeProvider time,
+    ILogger<UpstreamInvoker> logger,
+    UpstreamEventLog? events = null) : IDisposable
 {
     /// <summary>The named <see cref="HttpClient"/> the handler is called with (its timeout is this class's own).</summary>
     public const string ClientName = "upstream";
@@ -25,6 +30,12 @@ internal sealed partial class UpstreamInvoker(
     public void Dispose() => _slots.Dispose();
 
     public UpstreamOptions Options => _options;
+
+    /// <summary>
+    /// Where a client's <c>event</c> is stored for the dispatcher; null in embedded mode (no Redis), where durable
+    /// events are refused <c>not-configured</c>: an in-memory store would lose them with the process.
+    /// </summary>
+    public UpstreamEventLog? Events => events;
 
     /// <summary>Calls the handler with <paramref name="data"/> as the body; the outcome says what to answer the client.</summary>
     public async Task<InvokeOutcome> InvokeAsync(string eventName, string clientId, string? userId, byte[] data)

@@ -190,8 +190,9 @@ export class ServerlessWsClient extends EventTarget {
   invoke(event, data) { return this.#request({ type: "invoke", event, data }); }
 
   /**
-   * Hands a durable event to the application's handler; resolves with `"accepted"` once the server stored it.
-   * (This server version answers `not-configured`: durable events are not built yet.)
+   * Hands a durable event to the application's handler; resolves with `"accepted"` once the server stored it (it is
+   * delivered later, at least once, in order per client). Rejects with a {@link ServerlessWsError} whose `code` is
+   * `upstream-busy`, `unavailable`, `rate-limited` or `not-configured` (no handler, or a node without Redis).
    * @param {string} event @param {unknown} data @returns {Promise<"accepted">}
    */
   emit(event, data) { return this.#request({ type: "event", event, data }); }

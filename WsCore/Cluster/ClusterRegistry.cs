@@ -95,7 +95,7 @@ public sealed partial class ClusterRegistry(IConnectionMultiplexer redis, RedisS
 
     /// <summary>
     /// Releases what a dead server still owns, each id only while that server still owns it (so a client that already
-    /// reconnected elsewhere is never touched), then says <c>server-down</c> and drops the server's index and its
+    /// reconnected elsewhere is never touched), saying <c>released</c> for each, then says <c>server-down</c> and drops the server's index and its
     /// <c>ws:servers</c> entry. Returns how many ids were released (also added to <c>staleRemoved</c>).
     /// </summary>
     public async Task<int> ReleaseDeadServerAsync(string serverId, CancellationToken cancellationToken)
@@ -103,8 +103,10 @@ public sealed partial class ClusterRegistry(IConnectionMultiplexer redis, RedisS
         var released = 0;
         foreach (var client in await RedisFailures.Guard(() => Db.SortedSetRangeByRankAsync(RedisKeys.ServerClients(serverId)), "cleanup"))
         {
-            if (await sessions.ReleaseIfOwnedByAsync((string)client!, serverId, cancellationToken) is not null)
+            if (await sessions.ReleaseIfOwnedByAsync((string)client!, serverId, cancellationToken) is { } epoch)
             {
+                // Said per client as a node's own release says it: the upstream dispatcher's `disconnected` reads it.
+                await RedisFailures.Guard(() => ClusterEventCodec.AppendAsync(Db, ClusterEvent.Released((string)client!, serverId, epoch)), "cleanup");
                 await RedisFailures.Guard(() => Db.SortedSetRemoveAsync(RedisKeys.Clients, client), "cleanup");
                 released++;
             }

@@ -9,6 +9,7 @@ using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
 using ServerlessWs.Core.Sessions;
+using ServerlessWs.Core.Upstream;
 using StackExchange.Redis;
 
 namespace ServerlessWs.Core.Hosting;
@@ -30,6 +31,8 @@ public static class ServerlessWsServices
                 options.ServerId = $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..6]}";
             }
         });
+        // Both apps: WsApp appends events and calls the handler, WsFunctions dispatches; a bad value stops either.
+        services.AddValidatedOptions<UpstreamOptions>(configuration, UpstreamOptions.SectionName);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<MessageRouter>();
 
@@ -53,6 +56,7 @@ public static class ServerlessWsServices
         services.AddSingleton<INodeBus, RedisNodeBus>();
         services.AddSingleton<ClusterRegistry>();
         services.AddSingleton<ClusterEventFeed>();
+        services.AddSingleton<UpstreamEventLog>();
         return true;
     }
 

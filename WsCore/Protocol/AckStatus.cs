@@ -12,6 +12,9 @@ public static class AckStatus
     /// <summary>No such recipient (never seen, or its session expired), or a group with no other members.</summary>
     public const string Unknown = "unknown";
 
+    /// <summary>An <c>event</c> was stored for the application's handler (docs/protocol.md §7).</summary>
+    public const string Accepted = "accepted";
+
     /// <summary>A <c>join</c> or <c>leave</c> was applied.</summary>
     public const string Ok = "ok";
 }

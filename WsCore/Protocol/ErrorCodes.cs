@@ -29,4 +29,7 @@ public static class ErrorCodes
 
     /// <summary>The handler did not answer an <c>invoke</c> within <c>Upstream:TimeoutSeconds</c>.</summary>
     public const string UpstreamTimeout = "upstream-timeout";
+
+    /// <summary>An <c>event</c> refused because its partition holds <c>Upstream:StreamMaxLength</c> events not yet delivered.</summary>
+    public const string UpstreamBusy = "upstream-busy";
 }

@@ -78,6 +78,26 @@ internal static class RedisKeys
     /// </summary>
     public static readonly RedisKey Reconciled = "ws:reconciled";
 
+    /// <summary>
+    /// Stream of one partition of the durable upstream events (docs/protocol.md §7), fields in
+    /// <c>UpstreamRecordCodec</c>: a client's events all go to partition <c>hash(clientId) mod Upstream:Partitions</c>,
+    /// in order. Bounded by <c>Upstream:StreamMaxLength</c> (the append refuses, never trims); the dispatcher deletes
+    /// what it delivered. Consumer group <c>dispatcher</c>. Each partition its own slot <c>{up:n}</c>.
+    /// </summary>
+    public static RedisKey UpstreamEvents(int partition) => $"ws:{{up:{partition}}}:events";
+
+    /// <summary>String with a TTL of <c>Upstream:LeaseSeconds</c>: which dispatcher reads the partition now (its token). Slot of <c>{up:n}</c>.</summary>
+    public static RedisKey UpstreamLease(int partition) => $"ws:{{up:{partition}}}:lease";
+
+    /// <summary>
+    /// String with a TTL of <c>Upstream:LeaseSeconds</c>: which dispatcher turns <c>ws:events</c> into lifecycle events
+    /// now (one at a time, so a client's lifecycle events are appended in order).
+    /// </summary>
+    public static readonly RedisKey UpstreamLifecycleLease = "ws:{up}:lifecycle-lease";
+
+    /// <summary>Stream of upstream events given up after <c>Upstream:MaxAttempts</c>, capped at <c>Upstream:DeadLetterMaxLength</c> (oldest trimmed).</summary>
+    public static readonly RedisKey UpstreamDeadLetters = "ws:{up}:dead";
+
     /// <summary>Hash of counters for the admin API and the dashboard (fields in <see cref="StatsFields"/>).</summary>
     public static readonly RedisKey Stats = "ws:stats";
 

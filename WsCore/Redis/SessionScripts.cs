@@ -7,9 +7,9 @@ namespace ServerlessWs.Core.Redis;
 /// <summary>
 /// The atomic steps of <see cref="RedisSessionStore"/>, one Lua file each under <c>WsCore/Redis/Scripts/</c>
 /// (embedded in the assembly), each starting with its KEYS, ARGV and reply; the reply is decoded here, next to its
-/// script's load. Each touches the keys of one client (owner, log, groups) or of one group (members, counter, log):
-/// one hash slot. Integers go out through <c>%.0f</c> because Lua's default number format would turn a 16-digit
-/// epoch into exponent notation.
+/// script's load. Each touches the keys of one client (owner, log, groups), of one group (members, counter, log) or
+/// one key of the upstream streams: one hash slot. Integers go out through <c>%.0f</c> because Lua's default number
+/// format would turn a 16-digit epoch into exponent notation.
 /// </summary>
 internal static class SessionScripts
 {
@@ -69,6 +69,12 @@ internal static class SessionScripts
         var r = (RedisResult[])reply!;
         return ((long)r[0], r[1]);
     });
+
+    /// <summary>Appends an event to an upstream partition unless the partition is full: the entry id, or null when full.</summary>
+    public static readonly RedisScript<RedisValue> UpstreamAppend = Load("upstream-append", reply => reply.IsNull ? RedisValue.Null : (RedisValue)reply);
+
+    /// <summary>Takes, renews or gives back a dispatcher's lease (compared by its token): true while the token holds it.</summary>
+    public static readonly RedisScript<bool> Lease = Load("lease", reply => (int)reply == 1);
 
     /// <summary>Log entries as a script returns them (XRANGE's shape: id, then field/value pairs; id <c>seq-0</c>).</summary>
     public static List<LogEntry> Entries(RedisResult raw, string? group)

@@ -15,7 +15,15 @@ public static class UpstreamRequest
     public const string UserTypePrefix = "serverlessws.user.";
 
     public static HttpRequestMessage Create(
-        UpstreamOptions options, string ceId, string eventName, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body)
+        UpstreamOptions options, string ceId, string eventName, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body) =>
+        CreateOfType(options, ceId, UserTypePrefix + eventName, clientId, serverId, userId, time, body);
+
+    /// <summary>The call for a stored event (a client's or a lifecycle event), its attributes as stored.</summary>
+    public static HttpRequestMessage Create(UpstreamOptions options, UpstreamRecord record) =>
+        CreateOfType(options, record.CeId, record.CeType, record.ClientId, record.ServerId, record.UserId, record.Time, record.Data);
+
+    private static HttpRequestMessage CreateOfType(
+        UpstreamOptions options, string ceId, string ceType, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, options.Url)
         {
@@ -26,7 +34,7 @@ public static class UpstreamRequest
         headers.Add("ce-specversion", "1.0");
         headers.Add("ce-id", ceId);
         headers.Add("ce-source", "/clients/" + clientId);
-        headers.Add("ce-type", UserTypePrefix + eventName);
+        headers.Add("ce-type", ceType);
         headers.Add("ce-time", time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
         headers.Add("ce-clientid", clientId);
         headers.Add("ce-serverid", serverId);

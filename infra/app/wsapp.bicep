@@ -61,6 +61,13 @@ param bindClientIdToSubject bool
 @description('The per-session Ws settings (Ws__SessionTtlSeconds, ...), the same list for both apps (see main.bicep).')
 param sessionPolicyEnv array
 
+@description('The Upstream settings (Upstream__Url, ...), the same list for both apps (see main.bicep); the signing key is a secretRef.')
+param upstreamEnv array
+
+@secure()
+@description('The upstream signing key, kept as the app\'s secret upstream-signing-key; empty when upstream is off.')
+param upstreamSigningKey string
+
 // The port WsApp listens on (WsApp/Dockerfile: ASPNETCORE_HTTP_PORTS), the ingress target and every probe's port.
 var port = 8080
 
@@ -139,6 +146,7 @@ resource wsapp 'Microsoft.App/containerApps@2026-07-01' = {
       registries: [
         { server: registryServer, identity: identityId }
       ]
+      secrets: empty(upstreamSigningKey) ? [] : [{ name: 'upstream-signing-key', value: upstreamSigningKey }]
     }
     template: {
       // Drain (1001 closes spread over drainSeconds) plus the close handshakes it starts.
@@ -165,7 +173,8 @@ resource wsapp 'Microsoft.App/containerApps@2026-07-01' = {
             ],
             sessionPolicyEnv,
             authEnv,
-            originEnv
+            originEnv,
+            upstreamEnv
           )
           probes: placeholder ? [] : probes
         }

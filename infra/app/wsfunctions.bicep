@@ -42,6 +42,13 @@ param adminAllowedIpRanges array
 @description('The per-session Ws settings (Ws__SessionTtlSeconds, ...), the same list for both apps (see main.bicep).')
 param sessionPolicyEnv array
 
+@description('The Upstream settings (Upstream__Url, ...), the same list for both apps (see main.bicep); the signing key is a secretRef.')
+param upstreamEnv array
+
+@secure()
+@description('The upstream signing key, kept as the app\'s secret upstream-signing-key; empty when upstream is off.')
+param upstreamSigningKey string
+
 // The port the Functions host listens on in its base image (ASPNETCORE_URLS=http://+:80; WsFunctions/Dockerfile
 // keeps it). The host runs as the base image's user (root): it writes
 // its key secrets under /azure-functions-host/Secrets, which an unprivileged user cannot.
@@ -93,6 +100,7 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
       registries: [
         { server: registryServer, identity: identityId }
       ]
+      secrets: empty(upstreamSigningKey) ? [] : [{ name: 'upstream-signing-key', value: upstreamSigningKey }]
     }
     template: {
       containers: [
@@ -112,7 +120,7 @@ resource wsfunctions 'Microsoft.App/containerApps@2026-07-01' = {
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
             { name: 'AzureMonitor__UseEntraId', value: 'true' }
             { name: 'Cleanup__Schedule', value: cleanupSchedule }
-          ], sessionPolicyEnv)
+          ], sessionPolicyEnv, upstreamEnv)
           // No probes of our own: the platform's default TCP probes on the target port serve both the placeholder
           // and the Functions host, which has no health route of its own that an anonymous probe could call.
         }

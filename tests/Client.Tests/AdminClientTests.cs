@@ -203,6 +203,8 @@ public sealed class AdminClientTests
         await admin.SendToGroupAsync("room", 1);
         await admin.BroadcastAsync(1);
         await admin.CloseClientAsync("alice");
+        Assert.Empty((await admin.ListDeadLettersAsync(limit: 10)).Items);
+        await Assert.ThrowsAsync<AdminNotFoundException>(() => admin.ReplayDeadLetterAsync("1-1"));
 
         var reached = env.Server.Calls.Keys.Order(StringComparer.Ordinal);
         var declared = AdminApiServer.Functions.Select(f => f.Name).Where(n => n != "GetOpenApiDocument").Order(StringComparer.Ordinal);

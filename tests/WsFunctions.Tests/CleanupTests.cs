@@ -33,7 +33,10 @@ public sealed class CleanupTests
         Assert.Null(await f.Db.SortedSetScoreAsync(RedisKeys.Servers, "crashed"));
         Assert.NotNull(await f.Db.SortedSetScoreAsync(RedisKeys.Servers, "live"));
         Assert.Equal(2, (long)await f.Db.HashGetAsync(RedisKeys.Stats, StatsFields.StaleRemoved));
-        Assert.Contains(await f.Db.StreamRangeAsync(RedisKeys.Events), e => e["type"] == "server-down" && e["server"] == "crashed");
+        var events = await f.Db.StreamRangeAsync(RedisKeys.Events);
+        Assert.Contains(events, e => e["type"] == "server-down" && e["server"] == "crashed");
+        // Each release said per client, as a node's own release is (the upstream dispatcher's `disconnected`).
+        Assert.Equal(["orphan-1", "orphan-2"], events.Where(e => e["type"] == "released" && e["server"] == "crashed").Select(e => (string)e["clientId"]!).Order(StringComparer.Ordinal));
         await sender.SendAsync(Frames.Send("orphan-1", "2", id: "after"));
         Assert.Equal("queued", (await sender.ReceiveOfTypeAsync("ack")).Status());
     }

@@ -6,9 +6,11 @@ using ServerlessWs.Core.Cluster;
 using ServerlessWs.Core.Options;
 using ServerlessWs.Core.Redis;
 using ServerlessWs.Core.Routing;
+using ServerlessWs.Core.Upstream;
 using ServerlessWs.Functions.Admin;
 using ServerlessWs.Functions.Cleanup;
 using ServerlessWs.Functions.Reconcile;
+using ServerlessWs.Functions.Upstream;
 using ServerlessWs.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -25,7 +27,9 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     private readonly IHost _host;
 
-    private FunctionsHarness(RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile, CleanupOptions? cleanup = null)
+    private FunctionsHarness(
+        RedisServer redis, bool ownsRedis, ConnectionMultiplexer client, WsOptions ws, ReconcileOptions reconcile, CleanupOptions? cleanup = null,
+        IEnumerable<(string Key, object Value)>? settings = null)
     {
         Redis = redis;
         _ownsRedis = ownsRedis;
@@ -38,6 +42,7 @@ public sealed class FunctionsHarness : IAsyncDisposable
             .. Settings(WsOptions.SectionName, ws),
             .. Settings(ReconcileOptions.SectionName, reconcile),
             .. Settings(CleanupOptions.SectionName, cleanup ?? new CleanupOptions()),
+            .. (settings ?? []).Select(s => KeyValuePair.Create(s.Key, (string?)Convert.ToString(s.Value, System.Globalization.CultureInfo.InvariantCulture))),
         ]));
         var services = _host.Services;
         Store = services.GetRequiredService<RedisSessionStore>();
@@ -51,6 +56,8 @@ public sealed class FunctionsHarness : IAsyncDisposable
         Clients = ActivatorUtilities.CreateInstance<ClientsApi>(services);
         Messages = ActivatorUtilities.CreateInstance<MessagesApi>(services);
         Fleet = ActivatorUtilities.CreateInstance<FleetApi>(services);
+        Upstream = ActivatorUtilities.CreateInstance<UpstreamApi>(services);
+        EventLog = services.GetRequiredService<UpstreamEventLog>();
     }
 
     /// <summary>The scalar properties of an options object as configuration of <paramref name="section"/>.</summary>
@@ -88,12 +95,20 @@ public sealed class FunctionsHarness : IAsyncDisposable
 
     public FleetApi Fleet { get; }
 
-    public static async Task<FunctionsHarness> StartAsync(WsOptions? ws = null, ReconcileOptions? reconcile = null, CleanupOptions? cleanup = null)
+    public UpstreamApi Upstream { get; }
+
+    public UpstreamEventLog EventLog { get; }
+
+    /// <summary>The upstream dispatcher as the worker registers it (a hosted service; started by the test that needs it).</summary>
+    public UpstreamDispatcher Dispatcher => _host.Services.GetRequiredService<UpstreamDispatcher>();
+
+    public static async Task<FunctionsHarness> StartAsync(
+        WsOptions? ws = null, ReconcileOptions? reconcile = null, CleanupOptions? cleanup = null, IEnumerable<(string Key, object Value)>? settings = null)
     {
         var redis = await RedisServer.StartAsync();
         try
         {
-            return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, cleanup);
+            return new FunctionsHarness(redis, ownsRedis: true, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, cleanup, settings);
         }
         catch
         {
@@ -104,8 +119,9 @@ public sealed class FunctionsHarness : IAsyncDisposable
     }
 
     /// <summary>The functions on a redis-server that the caller started and stops.</summary>
-    public static async Task<FunctionsHarness> AttachAsync(RedisServer redis, WsOptions? ws = null, ReconcileOptions? reconcile = null) =>
-        new(redis, ownsRedis: false, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" });
+    public static async Task<FunctionsHarness> AttachAsync(
+        RedisServer redis, WsOptions? ws = null, ReconcileOptions? reconcile = null, IEnumerable<(string Key, object Value)>? settings = null) =>
+        new(redis, ownsRedis: false, await redis.ConnectAsync(), ws ?? new WsOptions(), reconcile ?? new ReconcileOptions { ConsumerName = "test" }, settings: settings);
 
     /// <summary>Runs the consumer until ws:events has nothing left for it (bounded).</summary>
     public async Task ReconcileAllAsync()

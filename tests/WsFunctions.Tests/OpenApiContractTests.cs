@@ -65,6 +65,10 @@ public sealed class OpenApiContractTests
         await f.Store.JoinAsync("alice", "room", default);
         await f.ReconcileAllAsync();
         var tooLarge = "\"" + new string('x', 300) + "\"";
+        await f.EventLog.AppendAsync(ServerlessWs.Core.Upstream.UpstreamRecord.FromClient("saved", "alice", null, "n1", DateTimeOffset.UtcNow, "1"u8.ToArray()));
+        var partition = ServerlessWs.Core.Upstream.UpstreamEventLog.PartitionOf("alice", f.EventLog.Partitions);
+        await f.EventLog.DeadLetterAsync(Assert.Single(await f.EventLog.ReadNewAsync(partition, "test", 10)), "test", 1);
+        var deadId = Assert.Single(await f.EventLog.ListDeadLettersAsync(null, 10)).Id;
 
         // Each operation driven to every answer its handler has.
         var answered = new Dictionary<string, IActionResult[]>
@@ -85,6 +89,11 @@ public sealed class OpenApiContractTests
                 await f.Messages.SendToGroup(Post("not json"), "room"), await f.Messages.SendToGroup(Post(tooLarge), "room"),
             ],
             ["Broadcast"] = [await f.Messages.Broadcast(Post("1")), await f.Messages.Broadcast(Post("not json")), await f.Messages.Broadcast(Post(tooLarge))],
+            ["ListDeadLetters"] = [await f.Upstream.List(Get()), await f.Upstream.List(Get("?limit=0"))],
+            ["ReplayDeadLetter"] =
+            [
+                await f.Upstream.Replay(Post("{}"), deadId), await f.Upstream.Replay(Post("{}"), deadId), await f.Upstream.Replay(Post("{}"), "bad id"),
+            ],
             ["GetOpenApiDocument"] = [OpenApiApi.Get(Get())],
         };
 

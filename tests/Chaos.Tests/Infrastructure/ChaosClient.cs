@@ -190,6 +190,17 @@ public sealed class ChaosClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Sends the upstream event <c>chaos</c> with data <c>{"c": clientId, "n": n}</c> and waits for the ack:
+    /// <c>accepted</c> once stored (docs/protocol.md §7), or null when in doubt, as for <see cref="SendAsync"/>.
+    /// </summary>
+    public Task<string?> EmitAsync(long n, TimeSpan timeout)
+    {
+        var number = n.ToString(CultureInfo.InvariantCulture);
+        var id = "e:" + number;
+        return RequestAsync(id, $$$"""{"type":"event","event":"chaos","id":"{{{id}}}","data":{"c":"{{{ClientId}}}","n":{{{number}}}}}""", timeout);
+    }
+
+    /// <summary>
     /// Joins <paramref name="group"/>; the position it starts from is the ack's gseq, taken as the ack is read, before
     /// any later frame. Throws when the join is not acked <c>ok</c> within <paramref name="timeout"/>.
     /// </summary>
