@@ -20,6 +20,7 @@ if [ "$QUICK" = 1 ]; then
   BROADCAST=(--connections 300 --rate 2 --duration-seconds 2)
   INVOKE=(--clients 20 --rate 100 --duration-seconds 2)
   EVENT=(--clients 50 --rate 500 --duration-seconds 2)
+  DISPATCH=(--backlog 2000 --limit-seconds 30)
 else
   IDLE=(--connections 10000 --settle-seconds 5 --hold-seconds 60)
   ROUTE=(--pairs 500 --rate 5000 --duration-seconds 20)
@@ -35,6 +36,8 @@ else
   INVOKE=(--clients 200 --rate 1000 --duration-seconds 20)
   # And 5,000 durable events a second over the two nodes, after direct sends at the same rate (the comparison).
   EVENT=(--clients 500 --rate 5000 --duration-seconds 20)
+  # A 50,000-event backlog drained by the dispatcher (WsFunctions' hosted service in a plain host) to that handler.
+  DISPATCH=(--backlog 50000 --limit-seconds 120)
 fi
 # The upstream handler the load tool hosts; both WsApp nodes call it (Upstream:Url).
 HANDLER_PORT=${HANDLER_PORT:-5210}
@@ -51,6 +54,7 @@ command -v node >/dev/null || { echo "bench: node is missing (apt-get install no
 echo "bench: building" >&2
 dotnet build WsApp -c Release --nologo -v quiet >/dev/null
 dotnet build bench/WsBench -c Release --nologo -v quiet >/dev/null
+dotnet build tests/DispatcherHost -c Release --nologo -v quiet >/dev/null
 BENCH=(dotnet bench/WsBench/bin/Release/net10.0/WsBench.dll)
 cp -r bench/seed-node "$WORK/seed-node" && chmod -R u+w "$WORK/seed-node"
 (cd "$WORK/seed-node" && npm install --no-audit --no-fund --silent >/dev/null)
@@ -80,6 +84,9 @@ run_scenarios() { # system urls pids [wsapp-only]
     scenario "$1" "$2" "$3" broadcast "${BROADCAST[@]}" --redis "127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID"
     # Upstream (§7): the seed has no handler calls.
     scenario "$1" "$2" "$3" invoke "${INVOKE[@]}" --handler-port "$HANDLER_PORT"
+    # Before event: the dispatcher drains every stored event, so the backlog must be this scenario's alone.
+    scenario "$1" "$2" "$3" dispatch "${DISPATCH[@]}" --handler-port "$HANDLER_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+      --dispatcher tests/DispatcherHost/bin/Release/net10.0/DispatcherHost.dll
     scenario "$1" "$2" "$3" event "${EVENT[@]}"
   fi
 }

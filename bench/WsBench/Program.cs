@@ -87,6 +87,12 @@ var eventRate = new Option<int>("--rate") { DefaultValueFactory = _ => 5_000 };
 root.Subcommands.Add(Scenario("event", "WsApp: direct sends, then durable events, at the same rate over the two servers: ack round trips", (r, t, ct) =>
     Upstream.EventAsync(t, r.GetValue(eventClients), r.GetValue(eventRate), TimeSpan.FromSeconds(r.GetValue(duration)), ct),
     eventClients, eventRate, duration));
+var dispatcher = new Option<string>("--dispatcher") { Description = "Path of DispatcherHost.dll (the WsFunctions dispatcher in a plain host)", Required = true };
+var backlog = new Option<int>("--backlog") { DefaultValueFactory = _ => 50_000 };
+var dispatchLimit = new Option<int>("--limit-seconds") { DefaultValueFactory = _ => 120 };
+root.Subcommands.Add(Scenario("dispatch", "WsApp: a backlog of events, then the dispatcher drains it to a handler that answers at once", (r, t, ct) =>
+    Upstream.DispatchAsync(t, r.GetValue(handlerPort), r.GetValue(redis)!, r.GetValue(dispatcher)!, r.GetValue(backlog), TimeSpan.FromSeconds(r.GetValue(dispatchLimit)), ct),
+    handlerPort, redis, dispatcher, backlog, dispatchLimit));
 root.Subcommands.Add(Scenario("scale", "WsApp: idle connections on one node in steps, over several client processes", (r, t, ct) =>
     Scale.RunAsync(t, r.GetValue(steps)!.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), r.GetValue(perProcess),
         TimeSpan.FromSeconds(r.GetValue(settle)), TimeSpan.FromSeconds(r.GetValue(hold)), ct),

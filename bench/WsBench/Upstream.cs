@@ -42,6 +42,7 @@ internal static class Upstream
             Interlocked.Increment(ref answered);
         }
 
+        var handlerCalls = 0L;
         var senders = new List<BenchClient>(clients);
         for (var n = 0; n < target.Urls.Count; n++)
         {
@@ -50,15 +51,21 @@ internal static class Upstream
         }
 
         long sent;
+        string Invoke(int i) => $$$"""{"type":"invoke","event":"bench","id":{{{i}}},"data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""";
         try
         {
-            sent = await Scenarios.SendAtRateAsync(
-                senders,
-                i => $$$"""{"type":"invoke","event":"bench","id":{{{i}}},"data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""",
-                rate,
-                duration,
-                cancellationToken);
+            // A warm-up second, not recorded: the nodes' first calls open their connections to the handler.
+            var warm = await Scenarios.SendAtRateAsync(senders, Invoke, rate, TimeSpan.FromSeconds(1), cancellationToken);
+            await Scenarios.WaitForAsync(() => Interlocked.Read(ref answered) + Interlocked.Read(ref failed) >= warm, TimeSpan.FromSeconds(5), cancellationToken);
+            roundTrip.Reset();
+            overhead.Reset();
+            Interlocked.Exchange(ref answered, 0);
+            Interlocked.Exchange(ref failed, 0);
+            var callsBefore = handler.Calls;
+
+            sent = await Scenarios.SendAtRateAsync(senders, Invoke, rate, duration, cancellationToken);
             await Scenarios.WaitForAsync(() => Interlocked.Read(ref answered) + Interlocked.Read(ref failed) >= sent, TimeSpan.FromSeconds(5), cancellationToken);
+            handlerCalls = handler.Calls - callsBefore;
         }
         finally
         {
@@ -74,7 +81,7 @@ internal static class Upstream
             ["invoke.rtt_p99_ms"] = roundTrip.GetValueAtPercentile(99) / 1000.0,
             ["invoke.overhead_p50_ms"] = overhead.GetValueAtPercentile(50) / 1000.0,
             ["invoke.overhead_p99_ms"] = overhead.GetValueAtPercentile(99) / 1000.0,
-            ["invoke.handler_calls"] = handler.Calls,
+            ["invoke.handler_calls"] = handlerCalls,
         };
     }
 
@@ -154,6 +161,81 @@ internal static class Upstream
         };
     }
 
+    /// <summary>
+    /// The dispatcher's throughput to a handler that answers at once: <paramref name="backlog"/> events are emitted
+    /// through the servers while no dispatcher runs (each counted once it is <c>accepted</c>), then the dispatcher
+    /// (<paramref name="dispatcherDll"/>, the WsFunctions hosted service in a plain host) starts and drains them to
+    /// this tool's handler. Figures: events a second from the first call to the last, and any accepted event that
+    /// never reached the handler (lost) or reached it twice.
+    /// </summary>
+    public static async Task<Figures> DispatchAsync(
+        Target target, int handlerPort, string redis, string dispatcherDll, int backlog, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        await using var handler = await Handler.StartAsync(handlerPort, cancellationToken);
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var accepted = 0L;
+        void OnMessage(BenchClient _, ReadOnlyMemory<byte> frame)
+        {
+            if (frame.Span.IndexOf("\"accepted\""u8) >= 0)
+            {
+                Interlocked.Increment(ref accepted);
+            }
+        }
+
+        // 500 clients over the servers, 10 events a second each: within every per-connection budget.
+        var clients = new List<BenchClient>();
+        for (var n = 0; n < target.Urls.Count; n++)
+        {
+            clients.AddRange(await Scenarios.ConnectManyAsync(target.Urls[n], $"d{run}-{n}", 500 / target.Urls.Count, OnMessage, cancellationToken));
+        }
+
+        try
+        {
+            var rate = 5_000;
+            var sent = await Scenarios.SendAtRateAsync(
+                clients, i => $$$"""{"type":"event","event":"bench","id":{{{i}}},"data":{"n":{{{i}}}}}""", rate, TimeSpan.FromSeconds(backlog / (double)rate), cancellationToken);
+            await Scenarios.WaitForAsync(() => Interlocked.Read(ref accepted) >= sent, TimeSpan.FromSeconds(10), cancellationToken);
+        }
+        finally
+        {
+            await Scenarios.DisposeAllAsync(clients);
+        }
+
+        var expected = Interlocked.Read(ref accepted);
+        var start = new ProcessStartInfo("dotnet", [dispatcherDll]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["Redis__ConnectionString"] = redis;
+        start.Environment["Upstream__Url"] = $"http://127.0.0.1:{handlerPort}/handler";
+        start.Environment["Upstream__SigningKeys__0"] = "bench-only-signing-key-of-32-characters-or-more";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        using var dispatcher = Process.Start(start) ?? throw new InvalidOperationException("The dispatcher did not start.");
+        _ = dispatcher.StandardOutput.ReadToEndAsync(cancellationToken);
+        _ = dispatcher.StandardError.ReadToEndAsync(cancellationToken);
+        try
+        {
+            // The handler may also hear events an earlier scenario left (no dispatcher ran then): they count as
+            // delivered too, so the wait is for at least this scenario's.
+            await Scenarios.WaitForAsync(() => handler.Distinct >= expected, limit, cancellationToken);
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+        finally
+        {
+            var cpu = ServerStats.CpuSeconds([dispatcher.Id]);
+            dispatcher.Kill();
+            await dispatcher.WaitForExitAsync(cancellationToken);
+            Console.Error.WriteLine($"dispatch: dispatcher CPU {cpu:F1} s");
+        }
+
+        var seconds = handler.Span.TotalSeconds;
+        return new Figures
+        {
+            ["dispatch.accepted"] = expected,
+            ["dispatch.delivered"] = handler.Distinct,
+            ["dispatch.lost"] = Math.Max(0, expected - handler.Distinct),
+            ["dispatch.duplicates"] = handler.Duplicates,
+            ["dispatch.events_per_second"] = seconds > 0 ? handler.Distinct / seconds : 0,
+        };
+    }
+
     /// <summary>The digits after <paramref name="marker"/> in <paramref name="frame"/> (0 when absent).</summary>
     private static long Number(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> marker)
     {
@@ -168,11 +250,23 @@ internal static class Upstream
     private sealed class Handler : IAsyncDisposable
     {
         private readonly WebApplication _app;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _ceIds = new(StringComparer.Ordinal);
         private long _calls;
+        private long _duplicates;
+        private long _firstCall;
+        private long _lastCall;
 
         private Handler(WebApplication app) => _app = app;
 
         public long Calls => Interlocked.Read(ref _calls);
+
+        /// <summary>Distinct ce-ids called with, and calls that repeated one.</summary>
+        public int Distinct => _ceIds.Count;
+
+        public long Duplicates => Interlocked.Read(ref _duplicates);
+
+        /// <summary>From the first call to the last (Stopwatch ticks; 0 before two calls).</summary>
+        public TimeSpan Span => Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstCall), Interlocked.Read(ref _lastCall));
 
         public static async Task<Handler> StartAsync(int port, CancellationToken cancellationToken)
         {
@@ -184,7 +278,14 @@ internal static class Upstream
             app.MapPost("/handler", async (HttpContext http) =>
             {
                 var started = Stopwatch.GetTimestamp();
+                Interlocked.CompareExchange(ref handler._firstCall, started, 0);
+                Interlocked.Exchange(ref handler._lastCall, started);
                 Interlocked.Increment(ref handler._calls);
+                if (!handler._ceIds.TryAdd(http.Request.Headers["ce-id"].ToString(), 0))
+                {
+                    Interlocked.Increment(ref handler._duplicates);
+                }
+
                 using var body = new MemoryStream();
                 await http.Request.Body.CopyToAsync(body, cancellationToken);
                 var t = Number(body.GetBuffer().AsSpan(0, (int)body.Length), "\"t\":"u8);

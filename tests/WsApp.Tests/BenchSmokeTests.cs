@@ -86,6 +86,25 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
         Assert.True(figures["invoke.overhead_p99_ms"] > 0 && figures["invoke.overhead_p99_ms"] <= figures["invoke.rtt_p99_ms"]);
     }
 
+    [Fact]
+    public async Task TheEventScenarioHasEverySendAckedAndEveryEventAccepted()
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        (string, object)[] upstream = [("Upstream:Url", $"http://127.0.0.1:{FreePort()}/handler"), ("Upstream:SigningKeys:0", "bench-signing-key-of-at-least-32-characters")];
+        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", upstream);
+        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", upstream);
+        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+
+        var figures = await ServerlessWs.Bench.Upstream.EventAsync(target, clients: 20, rate: 200, TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        Assert.InRange(figures["event.sends"], 160, 240);
+        Assert.Equal(1.0, figures["event.send_acked_ratio"]);
+        Assert.InRange(figures["event.sent"], 160, 240);
+        Assert.Equal(figures["event.sent"], figures["event.accepted"]);
+        Assert.Equal(0, figures["event.refused"]);
+        Assert.True(figures["event.send_ack_p99_ms"] > 0 && figures["event.accepted_p99_ms"] > 0);
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
