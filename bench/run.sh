@@ -5,11 +5,14 @@
 # none either) and scale are WsApp only. Writes bench/results/<date>.md. Everything is bounded and stops by itself.
 #   bench/run.sh            the full run (defaults of the issue: 10,000 connections, 60 s idle hold, ...)
 #   bench/run.sh --quick    a smoke run: a few hundred connections, a few seconds each
+#   bench/run.sh --no-scale the full run without the scale steps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-QUICK=0; SUFFIX=""; NOTE=""
+QUICK=0; SUFFIX=""; NOTE=""; SCALE_RUN=1
 if [ "${1:-}" = "--quick" ]; then QUICK=1; SUFFIX="-quick"; NOTE=" (quick smoke run: figures are not meaningful)"; fi
+# Everything but the scale steps (about three minutes of holds): the whole run then fits a ten-minute window.
+if [ "${1:-}" = "--no-scale" ]; then SCALE_RUN=0; SUFFIX="-no-scale"; NOTE=" (scale skipped)"; fi
 if [ "$QUICK" = 1 ]; then
   IDLE=(--connections 300 --settle-seconds 1 --hold-seconds 2)
   ROUTE=(--pairs 50 --rate 500 --duration-seconds 2)
@@ -104,12 +107,14 @@ run_scenarios wsapp "ws://127.0.0.1:5201/ws,ws://127.0.0.1:5202/ws" "${APP[0]},$
 kill "${APP[@]}" 2>/dev/null || true; wait "${APP[@]}" 2>/dev/null || true
 
 # Scale on a fresh node, alone on the machine: memory the earlier scenarios left committed would flatter it.
+if [ "$SCALE_RUN" = 1 ]; then
 Redis__ConnectionString="127.0.0.1:$REDIS_PORT" Ws__ServerId="bench-scale" Logging__LogLevel__Default=Warning \
   dotnet WsApp/bin/Release/net10.0/WsApp.dll --urls "http://127.0.0.1:5203" >"$WORK/wsapp-scale.log" 2>&1 &
 SCALE_PID=$!; PIDS+=($SCALE_PID)
 wait_http http://127.0.0.1:5203/healthz
 scenario wsapp "ws://127.0.0.1:5203/ws" "$SCALE_PID" scale "${SCALE[@]}"
 kill "$SCALE_PID" 2>/dev/null || true; wait "$SCALE_PID" 2>/dev/null || true
+fi
 
 echo "bench: seed-node" >&2
 SEED=()
