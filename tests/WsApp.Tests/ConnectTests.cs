@@ -126,14 +126,13 @@ public sealed partial class ConnectTests
     {
         await using var node = await WsNode.StartAsync(Settings.Of(("Ws:ConnectsPerSecondPerAddress", 3)));
 
-        var statuses = new List<int>();
-        for (var i = 0; i < 6; i++)
-        {
-            statuses.Add(await TestClient.ConnectStatusAsync(node));
-        }
+        // Ten at once: the bucket holds 3 and refills by 3 a second on the wall clock, at a phase of its own, so a
+        // burst that a slow machine stretches over one refill may take 6; never all ten.
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => TestClient.ConnectStatusAsync(node)));
 
-        Assert.Equal(3, statuses.Count(s => s == 101));
-        Assert.Equal(3, statuses.Count(s => s == 429));
+        var accepted = statuses.Count(s => s == 101);
+        Assert.InRange(accepted, 3, 6);
+        Assert.Equal(10 - accepted, statuses.Count(s => s == 429));
     }
 
     [Fact]
