@@ -14,9 +14,14 @@ public sealed class SubscriptionLossTests
     private const string NodeUser = "node-a";
     private const string NodePassword = "node-a-password";
 
-    [Fact]
-    public async Task ADirectMessageWhoseDoorbellWasMissedIsDeliveredWhenTheSubscriptionComesBack()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ADirectMessageWhoseDoorbellWasMissedIsDeliveredWhenTheSubscriptionComesBack(bool resp3)
     {
+        // With RESP3 and a shared subscription connection (how Entra ID connects) the doorbells come over the
+        // interactive connection: losing it is losing the subscription, and only an Interactive restore follows.
+        var protocol = resp3 ? ",protocol=resp3,sharedSubscriptionConnection=true" : string.Empty;
         await using var redis = await RedisServer.StartAsync();
         // Every connection names its user (no default user to fall back on), so node a's can be locked out alone.
         using (var setup = await redis.ConnectAsync())
@@ -30,7 +35,7 @@ public sealed class SubscriptionLossTests
         using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user=others,password=others-password,allowAdmin=true");
         var server = admin.GetServers().Single();
         var run = Guid.NewGuid().ToString("N")[..6];
-        await using var a = await WsNode.StartOnRedisAsync($"{redis.ConnectionString},user={NodeUser},password={NodePassword}", $"a-{run}");
+        await using var a = await WsNode.StartOnRedisAsync($"{redis.ConnectionString},user={NodeUser},password={NodePassword}{protocol}", $"a-{run}");
         await using var b = await WsNode.StartOnRedisAsync($"{redis.ConnectionString},user=others,password=others-password", $"b-{run}");
         await using var alice = await TestClient.ConnectAsync(a, "clientId=alice");
         await using var bob = await TestClient.ConnectAsync(b, "clientId=bob");
@@ -41,7 +46,7 @@ public sealed class SubscriptionLossTests
         await server.ExecuteAsync("ACL", "SETUSER", NodeUser, "resetpass", ">another-password");
         var subscriber = ((string)(await server.ExecuteAsync("CLIENT", "LIST"))!)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Single(line => line.Contains($" user={NodeUser} ", StringComparison.Ordinal) && line.Contains(" flags=P ", StringComparison.Ordinal));
+            .Single(line => line.Contains($" user={NodeUser} ", StringComparison.Ordinal) && (resp3 || line.Contains(" flags=P ", StringComparison.Ordinal)));
         // (Under RESP3 the reply is a verbatim string: its first line starts "txt:id=".)
         var id = System.Text.RegularExpressions.Regex.Match(subscriber, @"(?<![\w-])id=(\d+)").Groups[1].Value;
         await server.ExecuteAsync("CLIENT", "KILL", "ID", id);
