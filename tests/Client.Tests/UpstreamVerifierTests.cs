@@ -55,6 +55,18 @@ public sealed class UpstreamVerifierTests
     }
 
     [Fact]
+    public void TheClientIdAndUserIdOfASignedCallCannotBeChanged()
+    {
+        // UpstreamEvent says ClientId and UserId "can be trusted once the signature is verified"; the sample answers
+        // a chat to call.ClientId. REVIEW: fails today: the signature covers ce-id and the body only, so whoever saw
+        // one signed call (a log, a proxy) can send it again as any client or user and it verifies.
+        var call = Call([OldKey], userId: "alice-subject");
+
+        Assert.Equal(UpstreamVerification.BadSignature, Verify([OldKey], call.With("ce-clientid", "mallory")));
+        Assert.Equal(UpstreamVerification.BadSignature, Verify([OldKey], call.With("ce-userid", "admin")));
+    }
+
+    [Fact]
     public void TheAttributesAreReadAsTheSignerWroteThemAndTheUserIdIsPercentDecoded()
     {
         const string userId = "Zoë \"root\" 100% sure";

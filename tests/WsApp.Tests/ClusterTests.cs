@@ -153,3 +153,9 @@ public sealed class ClusterTestsOnRedisCluster(RedisClusterFixture redis) : Clus
         Assert.Equal((1L, 0L), (sharded, classic));
     }
 }
+
+/// <summary>Cross-node delivery and takeover with the nodes connected as Entra ID connects them (RESP3, shared subscription connection).</summary>
+public sealed class ClusterTestsOnResp3(Resp3Endpoint<RedisFixture> redis) : ClusterTests(redis), IClassFixture<Resp3Endpoint<RedisFixture>>;
+
+/// <inheritdoc cref="ClusterTestsOnResp3"/>
+public sealed class ClusterTestsOnResp3Cluster(Resp3Endpoint<RedisClusterFixture> redis) : ClusterTests(redis), IClassFixture<Resp3Endpoint<RedisClusterFixture>>;

@@ -199,3 +199,9 @@ public sealed class GroupClusterTestsOnRedis(RedisFixture redis) : GroupClusterT
 
 /// <summary>On a 3-master Redis Cluster: each group's keys and doorbell channel in its own slot, sharded pub/sub.</summary>
 public sealed class GroupClusterTestsOnRedisCluster(RedisClusterFixture redis) : GroupClusterTests(redis), IClassFixture<RedisClusterFixture>;
+
+/// <summary>Group fan-out with the nodes connected as Entra ID connects them (RESP3, pub/sub on the interactive connection).</summary>
+public sealed class GroupClusterTestsOnResp3(Resp3Endpoint<RedisFixture> redis) : GroupClusterTests(redis), IClassFixture<Resp3Endpoint<RedisFixture>>;
+
+/// <inheritdoc cref="GroupClusterTestsOnResp3"/>
+public sealed class GroupClusterTestsOnResp3Cluster(Resp3Endpoint<RedisClusterFixture> redis) : GroupClusterTests(redis), IClassFixture<Resp3Endpoint<RedisClusterFixture>>;
