@@ -9,6 +9,10 @@ namespace ServerlessWs.App.Cluster;
 /// </summary>
 internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, NodeLifecycle manager, ILogger<RedisRecovery> logger) : IHostedService
 {
+    // Whether doorbells come over the interactive connection (RESP3 with a shared subscription connection, as Entra ID
+    // connects): then its restore is also when they were missed; otherwise only the subscription's restore is.
+    private readonly bool _doorbellsOnInteractive = ConfigurationOptions.Parse(redis.Configuration).SharedSubscriptionConnection;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         redis.ConnectionFailed += OnFailed;
@@ -49,13 +53,17 @@ internal sealed partial class RedisRecovery(IConnectionMultiplexer redis, NodeLi
 
     /// <summary>
     /// Claims first, then what was missed: a group found lost closes its members, and their sessions must have their
-    /// groups back (the re-assert restores them from the sockets) before they resume. With RESP3 (Entra ID) the
-    /// doorbells come over this same connection, so no subscription restore follows to catch up for it.
+    /// groups back (the re-assert restores them from the sockets) before they resume. When the doorbells come over
+    /// this same connection no subscription restore follows, so the sockets catch up here.
     /// </summary>
     private async Task ReassertThenCatchUpAsync()
     {
         await manager.ReassertAllAsync();
-        manager.CatchUpClients();
+        if (_doorbellsOnInteractive)
+        {
+            manager.CatchUpClients();
+        }
+
         await manager.CatchUpGroupsAsync(startOver: true);
     }
 

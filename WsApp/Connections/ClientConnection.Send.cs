@@ -264,6 +264,7 @@ internal sealed partial class ClientConnection
 
     private async Task<IReadOnlyList<LogEntry>> ReadGroupGapAsync(string group, long afterGseq)
     {
+        await _context.GapReads.WaitAsync();
         try
         {
             return (await _context.Store.ReadGroupLogAsync(group, afterGseq, CancellationToken.None)).Entries;
@@ -272,6 +273,10 @@ internal sealed partial class ClientConnection
         {
             ConnectionLog.StoreUnavailable(_context.Logger, "group read", ClientId, e);
             return [];
+        }
+        finally
+        {
+            _context.GapReads.Release();
         }
     }
 
@@ -292,6 +297,7 @@ internal sealed partial class ClientConnection
     /// <summary>The log entries between the last one sent and <paramref name="beforeSeq"/>.</summary>
     private async Task<IEnumerable<LogEntry>> ReadGapAsync(long beforeSeq)
     {
+        await _context.GapReads.WaitAsync();
         try
         {
             var read = await _context.Store.ReadLogAsync(ClientId, _lastSentSeq, CancellationToken.None);
@@ -302,6 +308,10 @@ internal sealed partial class ClientConnection
             // The store is unreachable: the client sees the jump in seq, which is how it knows to resume.
             ConnectionLog.StoreUnavailable(_context.Logger, "read", ClientId, e);
             return [];
+        }
+        finally
+        {
+            _context.GapReads.Release();
         }
     }
 

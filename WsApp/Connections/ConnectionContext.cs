@@ -16,4 +16,13 @@ internal sealed record ConnectionContext(
     LocalGroups Groups,
     Upstream.UpstreamInvoker Upstream,
     OutboxMeter Outboxes,
-    Func<ClientConnection, Task> Ended);
+    Func<ClientConnection, Task> Ended)
+{
+    /// <summary>
+    /// The log reads a node's sockets have in flight at once to fill gaps: after the node could not hear Redis every
+    /// socket catches up, and thousands of reads at one moment would time out rather than finish sooner.
+    /// </summary>
+    public SemaphoreSlim GapReads { get; } = new(MaxGapReads, MaxGapReads);
+
+    public const int MaxGapReads = 64;
+}

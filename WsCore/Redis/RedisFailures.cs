@@ -9,9 +9,11 @@ namespace ServerlessWs.Core.Redis;
 /// </summary>
 internal static class RedisFailures
 {
-    // Replies a healthy deployment gives while it is briefly unable to serve: loading a dataset, a failover, a full
-    // memory, a cluster slot moving or down.
-    private static readonly string[] UnavailableReplies = ["LOADING", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "OOM", "NOREPLICAS", "NOAUTH", "WRONGPASS"];
+    // Replies a deployment gives while it cannot serve for a reason of its own, not of the request: loading a
+    // dataset, a failover, a full memory, a cluster slot moving or down, writes stopped after a failed snapshot
+    // (MISCONF), credentials or permissions the operator must fix.
+    private static readonly string[] UnavailableReplies =
+        ["LOADING", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "OOM", "NOREPLICAS", "NOAUTH", "WRONGPASS", "MISCONF", "NOPERM"];
 
     public static bool IsUnavailable(Exception e) => e switch
     {

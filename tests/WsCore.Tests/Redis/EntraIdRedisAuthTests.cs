@@ -118,6 +118,16 @@ public sealed class EntraIdRedisAuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TheSharedSubscriptionConnectionSurvivesTheConfigurationStringThatRecoveryReads()
+    {
+        // RedisRecovery tells from the multiplexer's configuration string whether doorbells come over the interactive connection.
+        var configuration = RedisConnection.CreateConfiguration(new RedisOptions { ConnectionString = _redis.ConnectionString, UseEntraId = true }, "test");
+
+        Assert.True(ConfigurationOptions.Parse(configuration.ToString()).SharedSubscriptionConnection);
+        Assert.False(ConfigurationOptions.Parse(RedisConnection.CreateConfiguration(new RedisOptions { ConnectionString = _redis.ConnectionString }, "test").ToString()).SharedSubscriptionConnection);
+    }
+
+    [Fact]
     public async Task WithARevokedTokenAndNoRefreshTheReconnectIsRefused()
     {
         // The control for the test above: without the rotation, cutting the connections locks the client out.
