@@ -9,8 +9,11 @@ public enum UpstreamVerification
     /// <summary>Signed by one of the keys, with every attribute the contract requires.</summary>
     Verified,
 
-    /// <summary>No <see cref="UpstreamSignature.HeaderName"/> entry matches the <c>ce-id</c> and body under any key (or there is no <c>ce-id</c>): answer 401.</summary>
+    /// <summary>No <see cref="UpstreamSignature.HeaderName"/> entry matches the signed headers and body under any key (or there is no <c>ce-id</c>): answer 401.</summary>
     BadSignature,
+
+    /// <summary>Signed, but sent longer ago (or further ahead) than the verifier's tolerance: a replayed call; answer 401.</summary>
+    Stale,
 
     /// <summary>Signed, but an attribute the contract requires is missing or malformed: answer 400.</summary>
     BadAttributes,
@@ -30,12 +33,21 @@ public sealed record UpstreamVerificationResult(UpstreamVerification Outcome, Up
 /// </summary>
 public sealed class UpstreamVerifier
 {
+    /// <summary>How far a call's signed send time may be from this clock by default: room for clock skew and retries in flight.</summary>
+    public static readonly TimeSpan DefaultTolerance = TimeSpan.FromMinutes(5);
+
     private readonly string[] _keys;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _tolerance;
 
     /// <param name="signingKeys">The keys shared with the service (<c>Upstream:SigningKeys</c>); at least one, none empty.</param>
-    public UpstreamVerifier(IEnumerable<string> signingKeys)
+    /// <param name="time">The clock the send time is checked against (the system's by default).</param>
+    /// <param name="tolerance">How far the send time may be from <paramref name="time"/> (<see cref="DefaultTolerance"/> by default).</param>
+    public UpstreamVerifier(IEnumerable<string> signingKeys, TimeProvider? time = null, TimeSpan? tolerance = null)
     {
         ArgumentNullException.ThrowIfNull(signingKeys);
+        _time = time ?? TimeProvider.System;
+        _tolerance = tolerance ?? DefaultTolerance;
         _keys = [.. signingKeys];
         if (_keys.Length == 0 || _keys.Any(string.IsNullOrEmpty))
         {
@@ -50,9 +62,15 @@ public sealed class UpstreamVerifier
     public UpstreamVerificationResult Verify(Func<string, string?> header, ReadOnlySpan<byte> body)
     {
         ArgumentNullException.ThrowIfNull(header);
-        if (header("ce-id") is not { Length: > 0 } id || !UpstreamSignature.Verify(_keys, id, body, header(UpstreamSignature.HeaderName)))
+        if (header("ce-id") is not { Length: > 0 } id || !UpstreamSignature.Verify(_keys, header, body))
         {
             return new(UpstreamVerification.BadSignature, null);
+        }
+
+        if (!long.TryParse(header(UpstreamSignature.TimestampHeader), NumberStyles.None, CultureInfo.InvariantCulture, out var sentAt)
+            || (DateTimeOffset.FromUnixTimeSeconds(Math.Min(sentAt, 253_402_300_799)) - _time.GetUtcNow()).Duration() > _tolerance)
+        {
+            return new(UpstreamVerification.Stale, null);
         }
 
         if (header("ce-specversion") != "1.0"
@@ -67,7 +85,7 @@ public sealed class UpstreamVerifier
 
         // ce-userid is percent-encoded UTF-8, as the CloudEvents HTTP binding writes a string attribute (a token's
         // subject may hold anything); a sequence that is not valid stays as sent.
-        var userId = header("ce-userid") is { } encoded ? Uri.UnescapeDataString(encoded) : null;
+        var userId = header("ce-userid") is { Length: > 0 } encoded ? Uri.UnescapeDataString(encoded) : null;
         return new(UpstreamVerification.Verified, new UpstreamEvent(id, type, source, time, clientId, serverId, userId));
     }
 }

@@ -14,16 +14,17 @@ public static class UpstreamRequest
     /// <summary>The <c>ce-type</c> prefix of what a client sent (<c>invoke</c> and <c>event</c> frames).</summary>
     public const string UserTypePrefix = "serverlessws.user.";
 
+    /// <summary>The call for an <c>invoke</c>, sent at <paramref name="time"/> (also its <c>ce-time</c>).</summary>
     public static HttpRequestMessage Create(
         UpstreamOptions options, string ceId, string eventName, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body) =>
-        CreateOfType(options, ceId, UserTypePrefix + eventName, clientId, serverId, userId, time, body);
+        CreateOfType(options, ceId, UserTypePrefix + eventName, clientId, serverId, userId, time, body, sentAt: time);
 
-    /// <summary>The call for a stored event (a client's or a lifecycle event), its attributes as stored.</summary>
-    public static HttpRequestMessage Create(UpstreamOptions options, UpstreamRecord record) =>
-        CreateOfType(options, record.CeId, record.CeType, record.ClientId, record.ServerId, record.UserId, record.Time, record.Data);
+    /// <summary>The call for a stored event (a client's or a lifecycle event), its attributes as stored, sent at <paramref name="sentAt"/>.</summary>
+    public static HttpRequestMessage Create(UpstreamOptions options, UpstreamRecord record, DateTimeOffset sentAt) =>
+        CreateOfType(options, record.CeId, record.CeType, record.ClientId, record.ServerId, record.UserId, record.Time, record.Data, sentAt);
 
     private static HttpRequestMessage CreateOfType(
-        UpstreamOptions options, string ceId, string ceType, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body)
+        UpstreamOptions options, string ceId, string ceType, string clientId, string serverId, string? userId, DateTimeOffset time, byte[] body, DateTimeOffset sentAt)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, options.Url)
         {
@@ -43,7 +44,9 @@ public static class UpstreamRequest
             headers.Add("ce-userid", PercentEncode(userId));
         }
 
-        headers.Add(UpstreamSignature.HeaderName, UpstreamSignature.Sign(options.SigningKeys, ceId, body));
+        headers.Add(UpstreamSignature.TimestampHeader, sentAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        headers.Add(UpstreamSignature.HeaderName, UpstreamSignature.Sign(
+            options.SigningKeys, name => headers.TryGetValues(name, out var values) ? values.First() : null, body));
         return request;
     }
 

@@ -264,7 +264,7 @@ public sealed partial class UpstreamDispatcher : BackgroundService
         (string Outcome, string Why) result;
         try
         {
-            using var request = UpstreamRequest.Create(_options, record);
+            using var request = UpstreamRequest.Create(_options, record, _time.GetUtcNow());
             using var response = await _http.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             var status = (int)response.StatusCode;
             result = response.IsSuccessStatusCode ? ("ok", string.Empty) : ("failed", $"the handler answered {status}");

@@ -32,7 +32,7 @@ public sealed partial class ChatHandler(
         var verified = verifier.Verify(name => request.Headers.TryGetValue(name, out var value) ? value.ToString() : null, body);
         if (!verified.IsVerified)
         {
-            if (verified.Outcome == UpstreamVerification.BadSignature)
+            if (verified.Outcome is UpstreamVerification.BadSignature or UpstreamVerification.Stale)
             {
                 Rejected(logger);
                 return Results.Unauthorized();

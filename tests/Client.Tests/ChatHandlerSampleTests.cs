@@ -76,10 +76,9 @@ public sealed class ChatHandlerSampleTests
 
         // Straight to the sample: no signature, and one over another body, are both 401.
         using var http = new HttpClient { BaseAddress = new Uri(Loopback.AddressOf(sample)) };
-        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(http, """{"text":"hi"}""", signature: null)).StatusCode);
-        var signedOther = UpstreamSignature.Sign([Key], "ce-1", """{"text":"other"}"""u8);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(http, """{"text":"hi"}""", signedOther)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await PostAsync(http, """{"text":"other"}""", signedOther, type: "serverlessws.user.time")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(http, """{"text":"hi"}""", signedBody: null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(http, """{"text":"hi"}""", signedBody: """{"text":"other"}""")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(http, """{"text":"other"}""", signedBody: """{"text":"other"}""", type: "serverlessws.user.time")).StatusCode);
     }
 
     [Fact]
@@ -91,8 +90,8 @@ public sealed class ChatHandlerSampleTests
         var large = $$"""{"text":"{{new string('x', 60)}}"}""";
         var small = """{"text":"hi"}""";
 
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await PostAsync(http, large, UpstreamSignature.Sign([Key], "ce-1", Encoding.UTF8.GetBytes(large)))).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await PostAsync(http, small, UpstreamSignature.Sign([Key], "ce-1", Encoding.UTF8.GetBytes(small)), type: "serverlessws.user.nothing")).StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await PostAsync(http, large, signedBody: large)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await PostAsync(http, small, signedBody: small, type: "serverlessws.user.nothing")).StatusCode);
     }
 
     [Theory]
@@ -147,22 +146,27 @@ public sealed class ChatHandlerSampleTests
             ("Upstream:Url", Loopback.AddressOf(sample) + ChatHandlerApp.Route),
             ("Upstream:SigningKeys:0", signingKey));
 
-    /// <summary>A call straight to the sample, with the attributes a node sends and <paramref name="signature"/>.</summary>
-    private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string body, string? signature, string type = "serverlessws.user.chat")
+    /// <summary>
+    /// A call straight to the sample, with the attributes a node sends (sent now), signed with <see cref="Key"/> over
+    /// them and <paramref name="signedBody"/> (which may differ from the body sent); unsigned when that is null.
+    /// </summary>
+    private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string body, string? signedBody, string type = "serverlessws.user.chat")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, ChatHandlerApp.Route) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         foreach (var (name, value) in new[]
         {
             ("ce-specversion", "1.0"), ("ce-id", "ce-1"), ("ce-type", type), ("ce-source", "/clients/alice"),
             ("ce-time", "2026-12-06T19:00:00.000Z"), ("ce-clientid", "alice"), ("ce-serverid", "n1"),
+            (UpstreamSignature.TimestampHeader, DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)),
         })
         {
             request.Headers.Add(name, value);
         }
 
-        if (signature is not null)
+        if (signedBody is not null)
         {
-            request.Headers.Add(UpstreamSignature.HeaderName, signature);
+            request.Headers.Add(UpstreamSignature.HeaderName, UpstreamSignature.Sign(
+                [Key], name => request.Headers.TryGetValues(name, out var values) ? values.First() : null, Encoding.UTF8.GetBytes(signedBody)));
         }
 
         return await http.SendAsync(request);

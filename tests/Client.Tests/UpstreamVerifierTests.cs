@@ -57,13 +57,37 @@ public sealed class UpstreamVerifierTests
     [Fact]
     public void TheClientIdAndUserIdOfASignedCallCannotBeChanged()
     {
-        // UpstreamEvent says ClientId and UserId "can be trusted once the signature is verified"; the sample answers
-        // a chat to call.ClientId. REVIEW: fails today: the signature covers ce-id and the body only, so whoever saw
-        // one signed call (a log, a proxy) can send it again as any client or user and it verifies.
+        // UpstreamEvent says ClientId and UserId can be trusted once verified, and the sample answers a chat to
+        // call.ClientId: whoever saw one signed call (a log, a proxy) must not be able to send it again as another.
         var call = Call([OldKey], userId: "alice-subject");
 
         Assert.Equal(UpstreamVerification.BadSignature, Verify([OldKey], call.With("ce-clientid", "mallory")));
         Assert.Equal(UpstreamVerification.BadSignature, Verify([OldKey], call.With("ce-userid", "admin")));
+    }
+
+    [Theory]
+    [InlineData("ce-type", "serverlessws.user.admin")]
+    [InlineData("ce-source", "/clients/mallory")]
+    [InlineData("ce-serverid", "another-node")]
+    [InlineData("ce-time", "2026-12-06T18:30:16.000Z")]
+    [InlineData(UpstreamSignature.TimestampHeader, "1796581816")]
+    public void EverySignedAttributeIsHeldToTheSignature(string header, string value)
+    {
+        Assert.Equal(UpstreamVerification.BadSignature, Verify([OldKey], Call([OldKey]).With(header, value)));
+    }
+
+    [Fact]
+    public void ACallSentLongerAgoThanTheToleranceIsStaleEvenWellSigned()
+    {
+        var call = Call([OldKey]);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(At);
+        var verifier = new UpstreamVerifier([OldKey], clock, TimeSpan.FromMinutes(5));
+
+        clock.Advance(TimeSpan.FromMinutes(4));
+        Assert.Equal(UpstreamVerification.Verified, verifier.Verify(call.Header, call.Body).Outcome);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(UpstreamVerification.Stale, verifier.Verify(call.Header, call.Body).Outcome);
+        Assert.Equal(UpstreamVerification.Stale, verifier.Verify(call.With(UpstreamSignature.TimestampHeader, null).Signed([OldKey]).Header, call.Body).Outcome);
     }
 
     [Fact]
@@ -86,7 +110,7 @@ public sealed class UpstreamVerifierTests
     [InlineData("com.example.other", UpstreamEventKind.Other, "com.example.other")]
     public void TheKindAndNameComeFromTheType(string type, UpstreamEventKind kind, string name)
     {
-        var e = Read(Call([OldKey]).With("ce-type", type));
+        var e = Read(Call([OldKey]).With("ce-type", type).Signed([OldKey]));
 
         Assert.Equal((kind, name), (e.Kind, e.Name));
     }
@@ -100,9 +124,9 @@ public sealed class UpstreamVerifierTests
     [InlineData("ce-specversion", "0.3")]
     public void ASignedCallWithoutAnAttributeTheContractRequiresIsBadAttributes(string header, string? value)
     {
-        var call = Call([OldKey]).With(header, value);
+        var call = Call([OldKey]).With(header, value).Signed([OldKey]);
 
-        var result = new UpstreamVerifier([OldKey]).Verify(call.Header, call.Body);
+        var result = Verifier([OldKey]).Verify(call.Header, call.Body);
 
         Assert.Equal(new UpstreamVerificationResult(UpstreamVerification.BadAttributes, null), result);
         Assert.False(result.IsVerified);
@@ -115,11 +139,14 @@ public sealed class UpstreamVerifierTests
         Assert.Throws<ArgumentException>(() => new UpstreamVerifier([OldKey, ""]));
     }
 
-    private static UpstreamVerification Verify(string[] keys, SignedCall call) => new UpstreamVerifier(keys).Verify(call.Header, call.Body).Outcome;
+    private static UpstreamVerification Verify(string[] keys, SignedCall call) => Verifier(keys).Verify(call.Header, call.Body).Outcome;
+
+    /// <summary>A verifier whose clock reads the calls' send time, <see cref="At"/>.</summary>
+    private static UpstreamVerifier Verifier(string[] keys) => new(keys, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(At));
 
     private static UpstreamEvent Read(SignedCall call)
     {
-        var result = new UpstreamVerifier([OldKey]).Verify(call.Header, call.Body);
+        var result = Verifier([OldKey]).Verify(call.Header, call.Body);
         Assert.True(result.IsVerified);
         return result.Event;
     }
@@ -146,5 +173,8 @@ public sealed class UpstreamVerifierTests
 
         public SignedCall With(string name, string? value) =>
             this with { Headers = new Dictionary<string, string?>(Headers, StringComparer.OrdinalIgnoreCase) { [name] = value } };
+
+        /// <summary>This call signed anew with <paramref name="keys"/> as it now is (a signer that wrote these attributes).</summary>
+        public SignedCall Signed(string[] keys) => With(UpstreamSignature.HeaderName, UpstreamSignature.Sign(keys, Header, Body));
     }
 }

@@ -76,13 +76,13 @@ public sealed class UpstreamInvokeTests : IAsyncLifetime
         Assert.Equal("application/json", call.Header("content-type"));
         Assert.True(DateTimeOffset.UtcNow - DateTimeOffset.Parse(call.Header("ce-time")!, System.Globalization.CultureInfo.InvariantCulture) < TimeSpan.FromMinutes(1));
         Assert.Equal("""{"n":1,"clientId":"mallory"}""", System.Text.Encoding.UTF8.GetString(call.Body));
-        // Signed with both keys: a handler that knows either one verifies it; a changed body verifies with neither.
-        var ceId = call.Header("ce-id")!;
-        var signature = call.Header(UpstreamSignature.HeaderName.ToLowerInvariant());
-        Assert.True(UpstreamSignature.Verify([KeyA], ceId, call.Body, signature));
-        Assert.True(UpstreamSignature.Verify([KeyB], ceId, call.Body, signature));
-        Assert.False(UpstreamSignature.Verify([KeyA, KeyB], ceId, "{\"n\":2}"u8, signature));
-        Assert.False(UpstreamSignature.Verify(["a-key-nobody-configured-of-32-characters"], ceId, call.Body, signature));
+        // Signed with both keys: a handler that knows either one verifies it; a changed body or sender verifies with neither.
+        string? Header(string name) => call.Header(name.ToLowerInvariant());
+        Assert.True(UpstreamSignature.Verify([KeyA], Header, call.Body));
+        Assert.True(UpstreamSignature.Verify([KeyB], Header, call.Body));
+        Assert.False(UpstreamSignature.Verify([KeyA, KeyB], Header, "{\"n\":2}"u8));
+        Assert.False(UpstreamSignature.Verify([KeyA, KeyB], name => name == "ce-clientid" ? "mallory" : Header(name), call.Body));
+        Assert.False(UpstreamSignature.Verify(["a-key-nobody-configured-of-32-characters"], Header, call.Body));
     }
 
     [Theory]

@@ -51,7 +51,7 @@ public sealed class UpstreamHandler : IAsyncDisposable
             var call = new HandlerCall(
                 ceId, Header("ce-type") ?? string.Empty, Header("ce-clientid") ?? string.Empty, Header("ce-userid"), Header("ce-serverid"), Header("ce-source"),
                 System.Text.Encoding.UTF8.GetString(body.ToArray()),
-                UpstreamSignature.Verify([SigningKey], ceId, body.ToArray(), Header(UpstreamSignature.HeaderName)));
+                UpstreamSignature.Verify([SigningKey], Header, body.ToArray()));
             var status = handler.Answer(call);
             handler._calls.Enqueue(call with { Status = status });
             if (handler.Delay > TimeSpan.Zero)
