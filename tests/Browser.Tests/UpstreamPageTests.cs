@@ -13,7 +13,7 @@ namespace ServerlessWs.Browser.Tests;
 
 /// <summary>The browser client's <c>invoke</c> and <c>emit</c> (docs/protocol.md §7) in a real Chromium, against a real handler on loopback.</summary>
 [Collection(OneBrowser.Name)]
-public sealed class UpstreamPageTests(BrowserFixture browser)
+public sealed class UpstreamPageTests(BrowserFixture browser, ServerlessWs.Tests.Infrastructure.RedisFixture redis) : IClassFixture<ServerlessWs.Tests.Infrastructure.RedisFixture>
 {
     [Fact]
     public async Task InvokeResolvesWithTheHandlersAnswerAndRejectsWithTheErrorCode()
@@ -27,19 +27,21 @@ public sealed class UpstreamPageTests(BrowserFixture browser)
             : Results.StatusCode(500));
         await handler.StartAsync();
         var url = handler.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single() + "/handler";
-        var settings = Settings.Of(("Upstream:Url", url), ("Ws:DrainSeconds", 0));
-        settings["Upstream:SigningKeys:0"] = "a-signing-key-of-at-least-32-characters";
-        await using var node = await WsNode.StartAsync(settings);
+        // On Redis: an emitted event is stored (durably) and acked accepted.
+        await using var node = await WsNode.StartOnRedisAsync(
+            redis.Server, $"upstream-{Guid.NewGuid():N}", ("Upstream:Url", url), ("Upstream:SigningKeys:0", "a-signing-key-of-at-least-32-characters"), ("Ws:DrainSeconds", 0));
         await using var page = await LivePage.OpenAsync(browser.Browser, node.BaseUri.ToString());
         var clientId = await page.ClientIdAsync();
 
         var answer = await page.Page.EvaluateAsync<string>("async () => JSON.stringify(await window.app.client.invoke('total', { items: [1, 2] }))");
         var failed = await page.Page.EvaluateAsync<string>("() => window.app.client.invoke('other', null).then(() => 'resolved', e => e.code)");
         var emitted = await page.Page.EvaluateAsync<string>("() => window.app.client.emit('saved', 1).then(() => 'resolved', e => e.code)");
+        var refused = await page.Page.EvaluateAsync<string>("() => window.app.client.emit('bad name!', 1).then(() => 'resolved', e => e.code)");
 
         Assert.Equal($$"""{"client":"{{clientId}}","total":42}""", answer);
         Assert.Equal("upstream-failed", failed);
-        Assert.Equal("not-configured", emitted);
+        Assert.Equal("resolved", emitted);
+        Assert.Equal("bad-frame", refused);
         await page.ExpectStateAsync("open");
         Assert.Empty(page.PageErrors());
     }
