@@ -40,6 +40,7 @@ internal static class Report
         ("invoke.rtt_p50_ms", "invoke: round trip p50 (ms), WsApp only", "", true),
         ("invoke.rtt_p99_ms", "invoke: round trip p99 (ms), WsApp only", "", true),
         ("invoke.overhead_p99_ms", "invoke: round trip less the handler's own time, p99 (ms), WsApp only", "<= 2 ms", true),
+        ("invoke.ping_p99_ms", "invoke run: a ping's round trip on the same sockets meanwhile, p99 (ms), WsApp only", "", true),
         ("event.send_ack_p99_ms", "event run, 5,000/s over two nodes: direct send's ack p99 (ms), WsApp only", "", true),
         ("event.accepted_p99_ms", "event: `accepted` ack p99 (ms), WsApp only", "", true),
         ("event.accepted_p99_over_send_p99", "event: accepted p99 / send ack p99 in the same run, WsApp only", "<= 1.2", true),

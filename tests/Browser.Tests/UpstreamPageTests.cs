@@ -42,6 +42,14 @@ public sealed class UpstreamPageTests(BrowserFixture browser, ServerlessWs.Tests
         Assert.Equal("upstream-failed", failed);
         Assert.Equal("resolved", emitted);
         Assert.Equal("bad-frame", refused);
+        // And from the page's own form, as a person would.
+        await page.Page.FillAsync("#upstream-form [name=event]", "total");
+        await page.Page.FillAsync("#upstream-form [name=data]", """{"items":[3]}""");
+        await page.Page.ClickAsync("#upstream-form [name=invoke]");
+        await page.ExpectAnswerAsync($$"""invoke total: {"client":"{{clientId}}","total":42}""");
+        await page.Page.FillAsync("#upstream-form [name=event]", "saved");
+        await page.Page.ClickAsync("#upstream-form [name=emit]");
+        await page.ExpectAnswerAsync("emit saved: accepted");
         await page.ExpectStateAsync("open");
         Assert.Empty(page.PageErrors());
     }
