@@ -12,13 +12,12 @@ namespace ServerlessWs.Chaos.Tests.Infrastructure;
 public sealed class DispatcherProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly Queue<string> _output = new();
+    private readonly OutputTail _output = new();
 
     private DispatcherProcess(Process process)
     {
         _process = process;
-        process.OutputDataReceived += (_, line) => Keep(line.Data);
-        process.ErrorDataReceived += (_, line) => Keep(line.Data);
+        _output.Follow(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
@@ -26,16 +25,7 @@ public sealed class DispatcherProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>The last lines the dispatcher wrote, for a failure message.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return string.Join('\n', _output);
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     /// <summary>Starts a dispatcher and waits until it holds a partition's lease (or another one does: it runs then).</summary>
     public static async Task<DispatcherProcess> StartAsync(RedisServer redis, IEnumerable<(string Key, object Value)> settings)
@@ -76,22 +66,5 @@ public sealed class DispatcherProcess : IAsyncDisposable
         }
 
         _process.Dispose();
-    }
-
-    private void Keep(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Enqueue(line);
-            if (_output.Count > 200)
-            {
-                _output.Dequeue();
-            }
-        }
     }
 }

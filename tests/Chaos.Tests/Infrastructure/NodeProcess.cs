@@ -12,15 +12,14 @@ namespace ServerlessWs.Chaos.Tests.Infrastructure;
 public sealed class NodeProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly Queue<string> _output = new();
+    private readonly OutputTail _output = new();
 
     private NodeProcess(Process process, string serverId, int port)
     {
         _process = process;
         ServerId = serverId;
         Port = port;
-        process.OutputDataReceived += (_, line) => Keep(line.Data);
-        process.ErrorDataReceived += (_, line) => Keep(line.Data);
+        _output.Follow(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
@@ -41,16 +40,7 @@ public sealed class NodeProcess : IAsyncDisposable
     public int? ExitCode { get; private set; }
 
     /// <summary>The last lines the node wrote, for a failure message.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return string.Join('\n', _output);
-            }
-        }
-    }
+    public string Output => _output.ToString();
 
     /// <summary>Resident memory now, from <c>/proc</c>.</summary>
     public long RssBytes =>
@@ -166,22 +156,5 @@ public sealed class NodeProcess : IAsyncDisposable
         }
 
         throw new InvalidOperationException($"Node {ServerId} did not become ready (exited: {_process.HasExited}). Output:\n{Output}");
-    }
-
-    private void Keep(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Enqueue(line);
-            if (_output.Count > 200)
-            {
-                _output.Dequeue();
-            }
-        }
     }
 }
