@@ -13,8 +13,8 @@ public sealed class StoreErrorReplyTests
     [Fact]
     public async Task ASendWhileRedisRefusesWritesWithMisconfIsAnsweredAndTheSocketStaysOpen()
     {
-        // REVIEW (fails on purpose): since cec768e only StoreUnavailableException counts as an outage in a connection,
-        // and RedisFailures does not list MISCONF, so the send ends the connection with 1011 instead.
+        // Only StoreUnavailableException counts as an outage in a connection: a reply that means Redis cannot write
+        // (MISCONF, after a failed snapshot) must be one, or the send would end the connection with 1011.
         var dir = Directory.CreateTempSubdirectory("serverlessws-misconf-");
         await using var redis = await RedisServer.StartAsync("--dir", dir.FullName);
         await using var a = await WsNode.StartOnRedisAsync(redis, $"a-{Guid.NewGuid():N}");

@@ -61,9 +61,8 @@ public sealed class SubscriptionLossTests
     [Fact]
     public async Task AReconnectOfTheInteractiveConnectionAloneReadsNoSocketsLog()
     {
-        // REVIEW (fails on purpose, a cost): with RESP2 the doorbells come over the subscription connection, so when
-        // only the interactive one drops nothing was missed; yet ReassertThenCatchUpAsync catches every socket up (one
-        // log read each) on top of its re-assert (one script each). Per endpoint on a cluster.
+        // A cost: with RESP2 the doorbells come over the subscription connection, so when only the interactive one
+        // drops nothing was missed, and no socket's log is read on top of its re-assert (one script each).
         const int Sockets = 40;
         await using var redis = await StartWithUsersAsync();
         using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user=others,password=others-password,allowAdmin=true");
