@@ -28,10 +28,8 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     [Fact]
     public async Task RouteTakeoverAndResumeRunAcrossTwoNodes()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
-        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", ("Ws:FramesPerSecond", 10_000));
-        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", ("Ws:FramesPerSecond", 10_000));
-        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        await using var nodes = await TwoNodesAsync(("Ws:FramesPerSecond", 10_000));
+        var target = nodes.Target;
 
         var route = await Scenarios.RouteAsync(target, 20, 400, TimeSpan.FromSeconds(1), CancellationToken.None);
         var takeover = await Scenarios.TakeoverAsync(target, 3, CancellationToken.None);
@@ -47,10 +45,8 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     [Fact]
     public async Task TheFanoutScenarioCountsEveryGroupMessageAtEveryMemberOnBothNodes()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
-        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}");
-        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        await using var nodes = await TwoNodesAsync();
+        var target = nodes.Target;
         var redisPid = await RedisPidAsync();
 
         var figures = await Fanout.GroupAsync(target, members: 20, rate: 10, TimeSpan.FromSeconds(1), redisPid, CancellationToken.None);
@@ -70,12 +66,9 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     [Fact]
     public async Task TheInvokeScenarioHasEveryInvokeAnsweredByTheHandlerItHosts()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
         var port = FreePort();
-        (string, object)[] upstream = [("Upstream:Url", $"http://127.0.0.1:{port}/handler"), ("Upstream:SigningKeys:0", "bench-signing-key-of-at-least-32-characters")];
-        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", upstream);
-        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", upstream);
-        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        await using var nodes = await TwoNodesAsync(Upstream(port));
+        var target = nodes.Target;
 
         var figures = await ServerlessWs.Bench.Upstream.InvokeAsync(target, port, clients: 10, rate: 100, TimeSpan.FromSeconds(1), CancellationToken.None);
 
@@ -89,11 +82,8 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
     [Fact]
     public async Task TheEventScenarioHasEverySendAckedAndEveryEventAccepted()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
-        (string, object)[] upstream = [("Upstream:Url", $"http://127.0.0.1:{FreePort()}/handler"), ("Upstream:SigningKeys:0", "bench-signing-key-of-at-least-32-characters")];
-        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", upstream);
-        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", upstream);
-        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        await using var nodes = await TwoNodesAsync(Upstream(FreePort()));
+        var target = nodes.Target;
 
         var figures = await ServerlessWs.Bench.Upstream.EventAsync(target, clients: 20, rate: 200, TimeSpan.FromSeconds(1), CancellationToken.None);
 
@@ -105,6 +95,26 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
         Assert.True(figures["event.send_ack_p99_ms"] > 0 && figures["event.accepted_p99_ms"] > 0);
     }
 
+    /// <summary>Two nodes of a cluster on the fixture's Redis, each with <paramref name="settings"/>, and the scenario target over both.</summary>
+    private async Task<NodePair> TwoNodesAsync(params (string Key, object Value)[] settings)
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}", settings);
+        try
+        {
+            return new NodePair(a, await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}", settings));
+        }
+        catch
+        {
+            await a.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The settings of nodes whose upstream handler listens on <paramref name="port"/> (the scenario hosts it).</summary>
+    private static (string Key, object Value)[] Upstream(int port) =>
+        [("Upstream:Url", $"http://127.0.0.1:{port}/handler"), ("Upstream:SigningKeys:0", "bench-signing-key-of-at-least-32-characters")];
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -112,13 +122,22 @@ public sealed class BenchSmokeTests(RedisFixture redis) : IClassFixture<RedisFix
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    private sealed class NodePair(WsNode a, WsNode b) : IAsyncDisposable
+    {
+        public Target Target { get; } = new("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+
+        public async ValueTask DisposeAsync()
+        {
+            await b.DisposeAsync();
+            await a.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task TheBroadcastScenarioReachesEveryClientOnBothNodesOnce()
     {
-        var run = Guid.NewGuid().ToString("N")[..6];
-        await using var a = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"a-{run}");
-        await using var b = await WsNode.StartOnRedisAsync(redis.ConnectionString, $"b-{run}");
-        var target = new Target("wsapp", [a.WsUri(), b.WsUri()], [Environment.ProcessId]);
+        await using var nodes = await TwoNodesAsync();
+        var target = nodes.Target;
         var redisPid = await RedisPidAsync();
 
         var figures = await Fanout.BroadcastAsync(target, redis.ConnectionString, connections: 40, rate: 4, TimeSpan.FromSeconds(1), redisPid, CancellationToken.None);
