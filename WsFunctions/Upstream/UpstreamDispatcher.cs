@@ -94,9 +94,17 @@ public sealed partial class UpstreamDispatcher : BackgroundService
         }
     }
 
-    private async Task PartitionLoopAsync(int partition, CancellationToken stoppingToken)
+    private Task PartitionLoopAsync(int partition, CancellationToken stoppingToken) =>
+        LeasedLoopAsync(_leases[partition], partition, (claimPending, token) => DispatchOnceAsync(partition, _leases[partition], claimPending, token), stoppingToken);
+
+    /// <summary>
+    /// The loop of one lease (a partition's, or the lifecycle reader's, logged as -1): while it is held, one
+    /// <paramref name="passAsync"/> after another, claiming what is pending first whenever the lease is freshly
+    /// taken or a pass left something undelivered; idle or not held, it polls every <c>Upstream:PollMilliseconds</c>.
+    /// </summary>
+    private async Task LeasedLoopAsync(
+        PartitionLease lease, int logPartition, Func<bool, CancellationToken, Task<(int Handled, bool ClaimPending)>> passAsync, CancellationToken stoppingToken)
     {
-        var lease = _leases[partition];
         var claimPending = true;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -106,11 +114,11 @@ public sealed partial class UpstreamDispatcher : BackgroundService
                 claimPending |= lease.TakeFresh();
                 try
                 {
-                    (handled, claimPending) = await DispatchOnceAsync(partition, lease, claimPending, stoppingToken);
+                    (handled, claimPending) = await passAsync(claimPending, stoppingToken);
                 }
                 catch (StoreUnavailableException e)
                 {
-                    ReadFailed(_logger, partition, e);
+                    ReadFailed(_logger, logPartition, e);
                     claimPending = true;
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -296,44 +304,29 @@ public sealed partial class UpstreamDispatcher : BackgroundService
     /// <c>ws:events</c>: each is appended to its client's partition, then acknowledged; a full partition leaves it
     /// pending (retried, never dropped).
     /// </summary>
-    private async Task LifecycleLoopAsync(CancellationToken stoppingToken)
+    private Task LifecycleLoopAsync(CancellationToken stoppingToken) =>
+        LeasedLoopAsync(_lifecycleLease, -1, (claimPending, _) => LifecyclePassAsync(claimPending), stoppingToken);
+
+    /// <summary>One batch of ownership events, pending ones first when <paramref name="claimPending"/>.</summary>
+    private async Task<(int Handled, bool ClaimPending)> LifecyclePassAsync(bool claimPending)
     {
-        var claimPending = true;
-        while (!stoppingToken.IsCancellationRequested)
+        var handled = 0;
+        var entries = claimPending
+            ? await _ownership.ClaimIdleAsync(_consumer, TimeSpan.Zero, _options.BatchSize)
+            : await _ownership.ReadNewAsync(_consumer, _options.BatchSize);
+        claimPending = claimPending && entries.Count > 0;
+        foreach (var entry in entries)
         {
-            var handled = 0;
-            if (_lifecycleLease.IsHeld)
+            if (!_lifecycleLease.IsHeld || !await AppendLifecycleAsync(entry))
             {
-                claimPending |= _lifecycleLease.TakeFresh();
-                try
-                {
-                    var entries = claimPending
-                        ? await _ownership.ClaimIdleAsync(_consumer, TimeSpan.Zero, _options.BatchSize)
-                        : await _ownership.ReadNewAsync(_consumer, _options.BatchSize);
-                    claimPending = claimPending && entries.Count > 0;
-                    foreach (var entry in entries)
-                    {
-                        if (!_lifecycleLease.IsHeld || !await AppendLifecycleAsync(entry))
-                        {
-                            claimPending = true;
-                            break;
-                        }
-
-                        handled++;
-                    }
-                }
-                catch (StoreUnavailableException e)
-                {
-                    ReadFailed(_logger, -1, e);
-                    claimPending = true;
-                }
+                claimPending = true;
+                break;
             }
 
-            if (handled == 0)
-            {
-                await DelayAsync(TimeSpan.FromMilliseconds(_options.PollMilliseconds), stoppingToken);
-            }
+            handled++;
         }
+
+        return (handled, claimPending);
     }
 
     /// <summary>Appends the lifecycle event of one ownership event (if it maps to a wanted one) and acknowledges it; false when its partition is full.</summary>
