@@ -51,12 +51,7 @@ internal static class Upstream
         }
 
         var handlerCalls = 0L;
-        var senders = new List<BenchClient>(clients);
-        for (var n = 0; n < target.Urls.Count; n++)
-        {
-            var share = (clients / target.Urls.Count) + (n < clients % target.Urls.Count ? 1 : 0);
-            senders.AddRange(await Scenarios.ConnectManyAsync(target.Urls[n], $"i{run}-{n}", share, OnMessage, cancellationToken));
-        }
+        var senders = await ConnectSpreadAsync(target, $"i{run}", clients, OnMessage, cancellationToken);
 
         long sent;
         string Invoke(int i) => $$$"""{"type":"invoke","event":"bench","id":{{{i}}},"data":{"t":{{{Stopwatch.GetTimestamp()}}}}}""";
@@ -197,11 +192,7 @@ internal static class Upstream
         }
 
         // 500 clients over the servers, 10 events a second each: within every per-connection budget.
-        var clients = new List<BenchClient>();
-        for (var n = 0; n < target.Urls.Count; n++)
-        {
-            clients.AddRange(await Scenarios.ConnectManyAsync(target.Urls[n], $"d{run}-{n}", 500 / target.Urls.Count, OnMessage, cancellationToken));
-        }
+        var clients = await ConnectSpreadAsync(target, $"d{run}", 500, OnMessage, cancellationToken);
 
         try
         {
@@ -248,6 +239,20 @@ internal static class Upstream
             ["dispatch.duplicates"] = handler.Duplicates,
             ["dispatch.events_per_second"] = seconds > 0 ? handler.Distinct / seconds : 0,
         };
+    }
+
+    /// <summary><paramref name="count"/> clients spread evenly over the servers (named <c>{prefix}-{server}-{n}</c>), in server order.</summary>
+    private static async Task<List<BenchClient>> ConnectSpreadAsync(
+        Target target, string prefix, int count, Action<BenchClient, ReadOnlyMemory<byte>> onMessage, CancellationToken cancellationToken)
+    {
+        var clients = new List<BenchClient>(count);
+        for (var n = 0; n < target.Urls.Count; n++)
+        {
+            var share = (count / target.Urls.Count) + (n < count % target.Urls.Count ? 1 : 0);
+            clients.AddRange(await Scenarios.ConnectManyAsync(target.Urls[n], $"{prefix}-{n}", share, onMessage, cancellationToken));
+        }
+
+        return clients;
     }
 
     /// <summary>The digits after <paramref name="marker"/> in <paramref name="frame"/> (0 when absent).</summary>
