@@ -177,7 +177,7 @@ internal sealed class NodeLifecycle(
     /// <summary>After the node could not hear Redis: each local socket reads its log past what it was sent (doorbells missed meanwhile).</summary>
     public void CatchUpClients()
     {
-        foreach (var connection in connections.Snapshot())
+        foreach (var connection in connections.Enumerate())
         {
             connection.CatchUp();
         }
